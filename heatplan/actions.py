@@ -1,0 +1,82 @@
+"""Actions: what the commands do, composed from source, assembly and lint.
+
+Each action is a plain function a command (or a test) calls; no argument
+parsing and no printing here.
+"""
+
+import dataclasses
+import json
+
+from heatplan import assemble
+from heatplan import definition as definition_mod
+from heatplan import diagnostics as diag
+from heatplan import errors
+from heatplan import lint as lint_mod
+from heatplan import output
+from heatplan import package as package_mod
+from heatplan import source as source_mod
+
+
+@dataclasses.dataclass
+class PlanOptions:
+    """Where the plan is and how to read it (the options every plan verb takes)."""
+
+    source: str
+    template: str = None
+    environments: list = None
+    parameters: list = None        # ["KEY=VALUE", ...]
+    parameter_files: list = None   # ["KEY=PATH", ...]
+    limits: source_mod.Limits = dataclasses.field(default_factory=source_mod.Limits)
+    max_body_bytes: int = lint_mod.DEFAULT_MAX_BODY_BYTES
+
+
+def open_plan(opts):
+    src = source_mod.open_source(opts.source, opts.limits)
+    d = definition_mod.load_definition(
+        src, template=opts.template, environments=opts.environments,
+        parameters=opts.parameters, parameter_files=opts.parameter_files)
+    return src, d
+
+
+def validate(opts):
+    """Lint the plan; return the sorted diagnostics (errors and warnings)."""
+    src, d = open_plan(opts)
+    an = assemble.analyze(src, d)
+    diagnostics = lint_mod.lint(an)
+    if not an.errors:
+        plan = assemble.build(an)
+        diagnostics = sorted(diagnostics + lint_mod.check_body(plan, opts.max_body_bytes),
+                             key=diag.Diagnostic.sort_key)
+    return diagnostics
+
+
+def build_plan(opts):
+    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
+    src, d = open_plan(opts)
+    an = assemble.analyze(src, d)
+    lint_mod.lint(an)
+    if an.errors:
+        raise errors.LintFailed(an.diagnostics)
+    plan = assemble.build(an)
+    body_problems = lint_mod.check_body(plan, opts.max_body_bytes)
+    if body_problems:
+        raise errors.LintFailed(body_problems)
+    return src, plan
+
+
+def build(opts, out=None):
+    src, plan = build_plan(opts)
+    if out:
+        output.atomic_write(out, (document(plan) + '\n').encode('utf-8'))
+    return plan
+
+
+def document(plan):
+    """The ``heatplan build`` output: digest plus the exact request body."""
+    return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
+
+
+def package(opts, out):
+    src, plan = build_plan(opts)
+    output.atomic_write(out, package_mod.package_bytes(plan, src))
+    return plan

@@ -1,0 +1,640 @@
+"""Plan assembly: from a source and a definition to one exact Heat request.
+
+Pure functions over the plan's text: no network, no Heat.
+
+1. :func:`analyze` reads the root template and environments, finds every
+   reference (resolved relative to the file containing it, as
+   python-heatclient does) and follows nested templates transitively.
+2. :func:`build` rewrites each reference to its canonical key *in the text*
+   (only that scalar changes: comments, order and layout survive), records
+   the original text of every rewritten scalar in a manifest stored under a
+   reserved files-map key, computes the plan digest and the request body.
+"""
+
+import dataclasses
+import hashlib
+import json
+import re
+
+import yaml
+
+from heatplan import definition as definition_mod
+from heatplan import diagnostics as diag
+from heatplan import errors
+from heatplan import source as source_mod
+from heatplan import yamlnodes as yn
+
+MANIFEST_KEY = definition_mod.RESERVED_PREFIX + 'manifest.json'
+MANIFEST_FORMAT = 1
+TEMPLATE_SUFFIXES = ('.yaml', '.template')
+_TEMPLATE_MARKER = re.compile(
+    r'^\s*["\']?(heat_template_version|HeatTemplateFormatVersion|AWSTemplateFormatVersion)'
+    r'["\']?\s*:', re.M)
+_SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
+_SAFE_PLAIN = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_./@+-]*$')
+
+
+@dataclasses.dataclass(eq=False)
+class Ref:
+    """One reference: a scalar in ``origin`` naming another file."""
+
+    origin: str
+    kind: str          # get_file | type | chain | registry
+    value: str
+    node: object       # the ScalarNode
+    target: str = None  # canonical key, None when remote or invalid
+    remote: bool = False
+    base: str = None    # resource_registry base_url, if any
+
+
+@dataclasses.dataclass(eq=False)
+class PlanFile:
+    key: str
+    text: str
+    raw: bytes
+    kind: str           # template | environment | file | definition
+    node: object = None
+    refs: list = dataclasses.field(default_factory=list)
+    sha256: str = ''
+    # template facts (HOT)
+    version: str = None
+    sections: list = dataclasses.field(default_factory=list)  # (name, key node)
+    params: dict = dataclasses.field(default_factory=dict)    # name -> definition node
+    hidden: set = dataclasses.field(default_factory=set)
+    resources: dict = dataclasses.field(default_factory=dict)  # name -> node
+    resource_types: list = dataclasses.field(default_factory=list)  # (type, node)
+    uses: list = dataclasses.field(default_factory=list)  # (function, node)
+    # environment facts
+    env_params: list = dataclasses.field(default_factory=list)     # (name, key node)
+    env_defaults: list = dataclasses.field(default_factory=list)   # (name, key node)
+    registry: list = dataclasses.field(default_factory=list)       # (type, value, value node)
+
+
+@dataclasses.dataclass(eq=False)
+class Analysis:
+    source: object
+    definition: object
+    files: dict = dataclasses.field(default_factory=dict)
+    diagnostics: list = dataclasses.field(default_factory=list)
+
+    def add(self, d):
+        self.diagnostics.append(d)
+
+    @property
+    def errors(self):
+        return [d for d in self.diagnostics if d.severity == diag.ERROR]
+
+
+@dataclasses.dataclass(eq=False)
+class Plan:
+    """The assembled plan: the request body, its digest and manifest."""
+
+    definition: object
+    files: dict            # key -> PlanFile (original text)
+    texts: dict            # key -> text as sent (rewritten)
+    manifest: dict
+    digest: str
+    body: dict
+    diagnostics: list
+
+    def body_json(self):
+        return json.dumps(self.body, sort_keys=True)
+
+    @property
+    def body_size(self):
+        return len(self.body_json().encode('utf-8'))
+
+
+# ---------------------------------------------------------------------------
+# reference resolution
+
+def resolve(src, origin, value, base=None):
+    """Resolve ``value`` (found in ``origin``) to ``(key, remote, problem)``."""
+    if value.startswith(('http://', 'https://')):
+        return None, True, None
+    if base:
+        if base.startswith(('http://', 'https://')):
+            return None, True, None
+        value = base.rstrip('/') + '/' + value
+    if value.startswith('file://'):
+        path = source_mod.url_to_path(value)
+        key = src.absolute_to_key(path) if path else None
+        if key is None:
+            return None, False, '%s is outside the plan root' % value
+        return key, False, None
+    if value.startswith('/'):
+        key = src.absolute_to_key(value)
+        if key is None:
+            return None, False, 'absolute path %s is outside the plan root' % value
+        return key, False, None
+    if _SCHEME.match(value):
+        return None, False, 'unsupported URL scheme in %s' % value
+    key = source_mod.join_key(origin, value)
+    if key is None:
+        return None, False, '%s leaves the plan root' % value
+    return key, False, None
+
+
+# ---------------------------------------------------------------------------
+# scanning
+
+def _walk(pf, an, skip_ids=(), collect=True):
+    """One pass over every node: duplicate keys, get_file, type, intrinsics."""
+    stack = [(pf.node, False)]
+    seen = set()
+    key = pf.key
+    while stack:
+        node, skip = stack.pop()
+        nid = id(node)
+        if nid in seen:
+            continue
+        seen.add(nid)
+        if nid in skip_ids:
+            skip = True
+        if isinstance(node, yn.MappingNode):
+            pairs = node.value
+            if len(pairs) > 1:
+                names = {}
+                for k, _v in pairs:
+                    if isinstance(k, yn.ScalarNode):
+                        first = names.get(k.value)
+                        if first is not None:
+                            an.add(diag.at_node(
+                                key, k, diag.ERROR,
+                                'duplicate key %r (first at line %d); YAML keeps only '
+                                'the last one, so Heat never sees the first'
+                                % (k.value, first.start_mark.line + 1), 'duplicate-key'))
+                        else:
+                            names[k.value] = k
+            for k, v in pairs:
+                if isinstance(k, yn.ScalarNode):
+                    name = k.value
+                    if collect:
+                        if name == 'get_file':
+                            if yn.is_str(v):
+                                pf.refs.append(Ref(key, 'get_file', v.value, v))
+                        elif name == 'type':
+                            if yn.is_str(v):
+                                if v.value.endswith(TEMPLATE_SUFFIXES):
+                                    pf.refs.append(Ref(key, 'type', v.value, v))
+                                elif v.value.endswith('.yml'):
+                                    an.add(diag.at_node(
+                                        key, v, diag.ERROR,
+                                        'type %r ends in .yml: Heat only treats names ending '
+                                        '.yaml or .template as templates ("Resource Type '
+                                        'could not be found")' % v.value, 'yml-type'))
+                        elif name in ('get_resource', 'get_attr', 'get_param') \
+                                and not skip and len(pairs) == 1:
+                            pf.uses.append((name, v))
+                else:
+                    stack.append((k, skip))
+                if not isinstance(v, yn.ScalarNode):
+                    stack.append((v, skip))
+        elif isinstance(node, yn.SequenceNode):
+            for child in node.value:
+                if not isinstance(child, yn.ScalarNode):
+                    stack.append((child, skip))
+
+
+def _check_aliases(pf, an):
+    if '*' not in pf.text or '&' not in pf.text:
+        return True
+    size = yn.alias_expansion(pf.node)
+    if size < 0:
+        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR,
+                               'recursive YAML alias; Heat cannot load this file',
+                               'yaml-alias'))
+        return False
+    if size > yn.MAX_EXPANDED_NODES:
+        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR,
+                               'YAML aliases expand this file to more than %d nodes '
+                               '(an alias bomb); refusing it' % yn.MAX_EXPANDED_NODES,
+                               'yaml-alias'))
+        return False
+    return True
+
+
+def _scan_template(pf, an):
+    root = pf.node
+    skip_ids = set()
+    for name, knode, value in yn.items(root):
+        pf.sections.append((name, knode))
+        if name == 'heat_template_version':
+            pf.version = value.value if isinstance(value, yn.ScalarNode) else None
+        elif name == 'parameters':
+            for pname, _pk, pdef in yn.items(value):
+                pf.params[pname] = pdef
+                hidden = yn.get(pdef, 'hidden')
+                if isinstance(hidden, yn.ScalarNode) and hidden.value.lower() in (
+                        'true', 'yes', 'on'):
+                    pf.hidden.add(pname)
+        elif name == 'resources':
+            for rname, _rk, rdef in yn.items(value):
+                pf.resources[rname] = rdef
+                rtype = yn.get(rdef, 'type')
+                if yn.is_str(rtype):
+                    pf.resource_types.append((rtype.value, rtype))
+                dep = yn.get(rdef, 'depends_on')
+                if dep is not None:
+                    pf.uses.append(('depends_on', dep))
+                props = yn.get(rdef, 'properties')
+                rtype_value = yn.str_value(rtype)
+                if rtype_value == 'OS::Heat::ResourceChain':
+                    chain = yn.get(props, 'resources')
+                    if isinstance(chain, yn.SequenceNode):
+                        for item in chain.value:
+                            if yn.is_str(item) and item.value.endswith(TEMPLATE_SUFFIXES):
+                                pf.refs.append(Ref(pf.key, 'chain', item.value, item))
+                elif rtype_value == 'OS::Heat::Stack':
+                    inline = yn.get(props, 'template')
+                    if isinstance(inline, yn.MappingNode):
+                        skip_ids.add(id(inline))
+    _walk(pf, an, skip_ids)
+
+
+def _scan_environment(pf, an):
+    for name, knode, value in yn.items(pf.node):
+        pf.sections.append((name, knode))
+        if name == 'parameters':
+            pf.env_params.extend((n, k) for n, k, _v in yn.items(value))
+        elif name == 'parameter_defaults':
+            pf.env_defaults.extend((n, k) for n, k, _v in yn.items(value))
+        elif name == 'resource_registry':
+            _scan_registry(pf, value)
+    _walk(pf, an, collect=False)
+
+
+def _registry_value(pf, tname, value, base):
+    if not yn.is_str(value):
+        return
+    text = value.value
+    pf.registry.append((tname, text, value))
+    if '::' in text:
+        return
+    pf.refs.append(Ref(pf.key, 'registry', text, value, base=base))
+
+
+def _scan_registry(pf, reg):
+    base = yn.str_value(yn.get(reg, 'base_url'))
+    for name, _k, value in yn.items(reg):
+        if name == 'base_url':
+            continue
+        if name == 'resources' and isinstance(value, yn.MappingNode):
+            for _rname, _rk, rmap in yn.items(value):
+                rbase = yn.str_value(yn.get(rmap, 'base_url')) or base
+                for tname, _tk, tvalue in yn.items(rmap):
+                    if tname in ('hooks', 'restricted_actions', 'base_url'):
+                        continue
+                    _registry_value(pf, None, tvalue, rbase)
+            continue
+        _registry_value(pf, name, value, base)
+
+
+def _looks_like_template(key, text):
+    return key.endswith(('.yaml', '.yml', '.template', '.json')) and \
+        _TEMPLATE_MARKER.search(text) is not None
+
+
+def _load(src, an, key, kind):
+    text, raw = src.read_text(key)
+    if kind == 'get_file':
+        kind = 'template' if _looks_like_template(key, text) else 'file'
+    pf = PlanFile(key, text, raw, kind)
+    pf.sha256 = hashlib.sha256(raw).hexdigest()
+    an.files[key] = pf
+    return _parse(pf, an)
+
+
+def _parse(pf, an):
+    key, text, kind = pf.key, pf.text, pf.kind
+    if kind not in ('template', 'environment'):
+        return pf
+    node, problem = yn.compose(text, key)
+    if problem is not None:
+        an.add(problem)
+        return pf
+    if node is None:
+        an.add(diag.Diagnostic(key, 1, 1, diag.ERROR, 'the file is empty', 'empty'))
+        return pf
+    pf.node = node
+    if not isinstance(node, yn.MappingNode):
+        an.add(diag.at_node(key, node, diag.ERROR,
+                            'a Heat %s must be a YAML mapping' % kind, 'not-mapping'))
+        pf.node = None
+        return pf
+    if not _check_aliases(pf, an):
+        pf.node = None
+        return pf
+    if kind == 'template':
+        _scan_template(pf, an)
+    else:
+        _scan_environment(pf, an)
+    return pf
+
+
+def analyze(src, definition):
+    """Read every file the plan needs and find every reference.
+
+    Content problems become diagnostics; unsafe or unreadable sources raise.
+    """
+    an = Analysis(src, definition)
+    an.diagnostics.extend(definition.diagnostics)
+    queue = []
+
+    def want(key, kind, ref=None):
+        pf = an.files.get(key)
+        if pf is not None and kind != 'get_file':
+            if kind == 'template' and pf.kind == 'file':
+                # read as a plain (get_file) file first, now needed as a template
+                pf.kind = 'template'
+                queue.append(_parse(pf, an))
+            return
+        if not src.exists(key):
+            if ref is None:
+                an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
+                                       'file not found in the plan', 'missing'))
+            else:
+                an.add(diag.at_node(
+                    ref.origin, ref.node, diag.ERROR,
+                    '%s %r: %s does not exist in the plan' % (ref.kind, ref.value, key),
+                    'missing'))
+            return
+        try:
+            pf = _load(src, an, key, kind)
+        except errors.LimitExceeded:
+            raise
+        except errors.SourceError as exc:
+            where = diag.at_node(ref.origin, ref.node, diag.ERROR, str(exc), 'unreadable') \
+                if ref is not None else diag.Diagnostic(key, 0, 0, diag.ERROR, str(exc),
+                                                        'unreadable')
+            an.add(where)
+            return
+        queue.append(pf)
+
+    want(definition.template, 'template')
+    for env in definition.environments:
+        want(env, 'environment')
+    if definition.plan_environment:
+        want(definition.plan_environment, 'definition')
+    for name, key in definition.parameter_files.items():
+        if not src.exists(key):
+            an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
+                                   'parameter file for %r not found' % name, 'missing'))
+    while queue:
+        pf = queue.pop(0)
+        for ref in pf.refs:
+            key, remote, problem = resolve(src, pf.key, ref.value, getattr(ref, 'base', None))
+            ref.remote = remote
+            if remote:
+                an.add(diag.at_node(
+                    pf.key, ref.node, diag.WARNING,
+                    '%s %r is fetched by Heat at deploy time and is not part of the '
+                    'plan (not versioned, not checked)' % (ref.kind, ref.value), 'remote'))
+                continue
+            if problem is not None:
+                an.add(diag.at_node(pf.key, ref.node, diag.ERROR,
+                                    'refusing %s %r: %s' % (ref.kind, ref.value, problem),
+                                    'confinement'))
+                continue
+            if ref.kind == 'registry' and not key.endswith(TEMPLATE_SUFFIXES):
+                if key.endswith('.yml'):
+                    an.add(diag.at_node(
+                        pf.key, ref.node, diag.ERROR,
+                        'resource_registry value %r ends in .yml: Heat only treats names '
+                        'ending .yaml or .template as templates' % ref.value, 'yml-type'))
+                else:
+                    an.add(diag.at_node(
+                        pf.key, ref.node, diag.ERROR,
+                        'resource_registry value %r is neither a resource type (A::B) '
+                        'nor a template ending .yaml or .template' % ref.value,
+                        'registry-value'))
+                continue
+            ref.target = key
+            want(key, 'get_file' if ref.kind == 'get_file' else 'template', ref)
+    _find_cycles(an)
+    return an
+
+
+def _find_cycles(an):
+    """Report template reference cycles (Heat would recurse until its depth limit)."""
+    graph = {}
+    for key, pf in an.files.items():
+        if pf.kind != 'template':
+            continue
+        edges = []
+        for ref in pf.refs:
+            if ref.target and ref.kind in ('type', 'chain', 'get_file') and \
+                    an.files.get(ref.target) is not None and \
+                    an.files[ref.target].kind == 'template':
+                edges.append((ref.target, ref))
+        graph[key] = edges
+    state = {}
+    for start in graph:
+        if state.get(start):
+            continue
+        stack = [(start, iter(graph[start]))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            target, ref = nxt
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target]
+                an.add(diag.at_node(ref.origin, ref.node, diag.ERROR,
+                                    'template reference cycle: %s' % ' -> '.join(cycle),
+                                    'cycle'))
+            elif not state.get(target):
+                state[target] = 1
+                path.append(target)
+                stack.append((target, iter(graph.get(target, ()))))
+
+
+# ---------------------------------------------------------------------------
+# rewrite, manifest, digest, body
+
+def render_scalar(value, node, original):
+    """Text for a scalar holding ``value``, in the style of ``node`` when safe."""
+    if node.style is None and _SAFE_PLAIN.match(value) and yn.resolves_to_str(value):
+        return value
+    if node.style == "'" and '\n' not in value:
+        return "'" + value.replace("'", "''") + "'"
+    rendered = json.dumps(value, ensure_ascii=False)
+    if node.style in ('|', '>'):
+        body = original.rstrip(' \n')
+        rendered += original[len(body):]
+    return rendered
+
+
+def rewrite(text, replacements):
+    """Apply ``[(start, end, new_text)]``; return ``(new_text, edits)``.
+
+    ``edits`` are ``[position in new text, length of new scalar, original
+    scalar text]``, in order: enough to restore the original exactly.
+    """
+    out = []
+    edits = []
+    last = 0
+    shift = 0
+    for start, end, new in sorted(replacements):
+        out.append(text[last:start])
+        out.append(new)
+        edits.append([start + shift, len(new), text[start:end]])
+        shift += len(new) - (end - start)
+        last = end
+    out.append(text[last:])
+    return ''.join(out), edits
+
+
+def restore(text, edits):
+    """Undo :func:`rewrite`: the original text from the rewritten one."""
+    out = []
+    last = 0
+    for pos, length, original in edits:
+        out.append(text[last:pos])
+        out.append(original)
+        last = pos + length
+    out.append(text[last:])
+    return ''.join(out)
+
+
+def _file_rewrites(pf):
+    reps = {}
+    for ref in pf.refs:
+        if ref.target is None or ref.target == ref.value:
+            continue
+        node = ref.node
+        start, end = node.start_mark.index, node.end_mark.index
+        if start in reps:
+            continue
+        original = pf.text[start:end]
+        reps[start] = (start, end, render_scalar(ref.target, node, original))
+    return list(reps.values())
+
+
+def _canonical_json(data):
+    return json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+
+
+def compute_digest(root, environments, parameters, file_hashes, generated=None):
+    """``sha256:<hex>`` over the plan's content, never over where it was read."""
+    doc = {
+        'format': MANIFEST_FORMAT,
+        'root': root,
+        'environments': list(environments),
+        'parameters': parameters,
+        'files': dict(file_hashes),
+    }
+    if generated:
+        doc['generated'] = generated
+    return 'sha256:' + hashlib.sha256(_canonical_json(doc).encode('utf-8')).hexdigest()
+
+
+def _generated_env(an):
+    """The TripleO plan-environment's parameter_defaults as an environment file."""
+    d = an.definition
+    pf = an.files.get(d.plan_environment)
+    if pf is None:
+        return None
+    node, problem = yn.compose(pf.text, pf.key)
+    if problem is not None:
+        an.add(problem)
+        return None
+    loader = yn.Loader('')
+    try:
+        data = loader.construct_document(yn.get(node, 'parameter_defaults'))
+    finally:
+        loader.dispose()
+    return yaml.safe_dump({'parameter_defaults': data or {}}, default_flow_style=False,
+                          sort_keys=True)
+
+
+def build(an, parameter_values=None, hidden=None):
+    """Assemble the request body from an analysis without errors."""
+    d = an.definition
+    if an.errors:
+        raise errors.LintFailed(an.diagnostics)
+    texts = {}
+    entries = {}
+    for key in sorted(an.files):
+        pf = an.files[key]
+        new_text, edits = rewrite(pf.text, _file_rewrites(pf))
+        texts[key] = new_text
+        entry = {'sha256': pf.sha256, 'size': len(pf.raw)}
+        if edits:
+            entry['edits'] = edits
+        entries[key] = entry
+    params = dict(d.parameters)
+    if parameter_values:
+        params.update(parameter_values)
+    for name, key in sorted(d.parameter_files.items()):
+        text, _raw = an.source.read_text(key)
+        params[name] = text
+    generated = {}
+    envs = list(d.environments)
+    if d.plan_environment:
+        gen_text = _generated_env(an)
+        if gen_text is not None:
+            texts[d.generated_key] = gen_text
+            generated[d.generated_key] = {'from': d.plan_environment,
+                                          'section': 'parameter_defaults'}
+            envs.append(d.generated_key)
+    root_pf = an.files[d.template]
+    hidden = set(hidden or ()) | root_pf.hidden
+    digest = compute_digest(d.template, envs, params,
+                            {k: e['sha256'] for k, e in entries.items()}, generated)
+    manifest = {
+        'heatplan_manifest': MANIFEST_FORMAT,
+        'digest': digest,
+        'root': d.template,
+        'environments': envs,
+        'generated': generated,
+        'parameters': {k: ('******' if k in hidden else v) for k, v in params.items()},
+        'hidden_parameters': sorted(k for k in params if k in hidden),
+        'parameter_files': dict(d.parameter_files),
+        'files': entries,
+    }
+    files = dict(texts)
+    files[MANIFEST_KEY] = _canonical_json(manifest)
+    body = {
+        'template': texts[d.template],
+        'files': files,
+        'environment_files': envs,
+        'parameters': params,
+    }
+    return Plan(d, dict(an.files), texts, manifest, digest, body, list(an.diagnostics))
+
+
+def restore_files(files, manifest=None):
+    """Original bytes of every plan file from a stored files map.
+
+    Verifies each against the manifest's sha256; raises PlanError on mismatch.
+    """
+    if manifest is None:
+        raw = files.get(MANIFEST_KEY)
+        if raw is None:
+            raise errors.PlanError('the files map holds no heatplan manifest (%s)'
+                                   % MANIFEST_KEY)
+        manifest = json.loads(raw)
+    out = {}
+    for key, entry in manifest['files'].items():
+        if key not in files:
+            raise errors.PlanError('stored plan is missing %s' % key)
+        data = restore(files[key], entry.get('edits', ())).encode('utf-8')
+        if hashlib.sha256(data).hexdigest() != entry['sha256']:
+            raise errors.PlanError(
+                'restored %s does not match its recorded sha256; the stored plan '
+                'was changed outside heatplan' % key)
+        out[key] = data
+    return out
+
+
+def assemble(src, definition):
+    """analyze + build: raise LintFailed when the plan has errors."""
+    return build(analyze(src, definition))
+

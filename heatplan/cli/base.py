@@ -1,0 +1,45 @@
+"""Shared plumbing for heatplan's cliff commands.
+
+Commands are thin: parse options, call one action, format the result.  The
+same classes serve the ``heatplan`` application and the ``openstack stack
+plan`` plugin.  :class:`HeatplanErrorMixin` turns heatplan's exceptions into a
+one-message error on stderr and the documented exit code, never a traceback.
+"""
+
+import logging
+import sys
+
+from cliff import command
+from cliff import lister
+from cliff import show
+
+from heatplan import errors
+
+LOG = logging.getLogger(__name__)
+
+
+class HeatplanErrorMixin:
+    """Map :class:`heatplan.errors.HeatplanError` to message + exit code."""
+
+    def run(self, parsed_args):
+        try:
+            return super().run(parsed_args)
+        except errors.HeatplanError as exc:
+            LOG.debug('command failed', exc_info=True)
+            sys.stderr.write('heatplan: error: %s\n' % exc)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            sys.stderr.write('heatplan: interrupted\n')
+            return 130
+
+
+class Command(HeatplanErrorMixin, command.Command):
+    pass
+
+
+class Lister(HeatplanErrorMixin, lister.Lister):
+    pass
+
+
+class ShowOne(HeatplanErrorMixin, show.ShowOne):
+    pass

@@ -1,0 +1,233 @@
+"""The plan definition: root template, ordered environments, parameters.
+
+Precedence, field by field: command-line flags, else ``heatplan.yaml`` at the
+source root, else a TripleO ``plan-environment.yaml``.  See
+doc/source/plans.rst for the manifest format.
+"""
+
+import dataclasses
+import os
+
+from heatplan import diagnostics as diag
+from heatplan import errors
+from heatplan import source as source_mod
+from heatplan import yamlnodes as yn
+
+MANIFEST_NAME = 'heatplan.yaml'
+TRIPLEO_PLAN_ENV = 'plan-environment.yaml'
+#: Prefix of keys heatplan itself puts in the files map.  A plan file's key
+#: is a normalized relative path and can never contain "//".
+RESERVED_PREFIX = 'heatplan://'
+GENERATED_PREFIX = RESERVED_PREFIX + 'generated/'
+
+MANIFEST_KEYS = ('version', 'template', 'environments', 'parameters',
+                 'parameter_files', 'plan_environment')
+TRIPLEO_KEYS = ('version', 'name', 'description', 'template', 'environments',
+                'parameter_defaults', 'workflow_parameters', 'passwords',
+                'derived_parameters', 'playbook_parameters')
+
+
+@dataclasses.dataclass
+class Definition:
+    template: str = None
+    environments: list = dataclasses.field(default_factory=list)
+    parameters: dict = dataclasses.field(default_factory=dict)
+    #: parameter name -> key of the file whose text is the value
+    parameter_files: dict = dataclasses.field(default_factory=dict)
+    #: key of a TripleO plan-environment.yaml whose parameter_defaults
+    #: become the last environment (a generated file)
+    plan_environment: str = None
+    #: where the definition came from: flags, heatplan.yaml, plan-environment.yaml
+    origin: str = 'flags'
+    diagnostics: list = dataclasses.field(default_factory=list)
+
+    @property
+    def generated_key(self):
+        if self.plan_environment:
+            return GENERATED_PREFIX + self.plan_environment + '/parameter_defaults.yaml'
+        return None
+
+    def all_environments(self):
+        envs = list(self.environments)
+        if self.plan_environment:
+            envs.append(self.generated_key)
+        return envs
+
+
+def _user_path_to_key(src, path, what):
+    """Turn a path the user gave (flag or manifest) into a key."""
+    if path.startswith('file://'):
+        path = source_mod.url_to_path(path) or path
+    key = source_mod.normalize_key(path)
+    if key is not None and src.exists(key):
+        return key
+    # A path relative to the current directory (or absolute) inside the root.
+    if isinstance(src, source_mod.DirectorySource) and os.path.exists(path):
+        key2 = src.absolute_to_key(os.path.abspath(path))
+        if key2 is not None:
+            return key2
+        raise errors.ConfinementError(
+            '%s %s is outside the plan root %s' % (what, path, src.label),
+            hint='give the path relative to the plan root')
+    if key is None:
+        raise errors.ConfinementError(
+            '%s %r is not a path inside the plan root' % (what, path),
+            hint='give the path relative to the plan root')
+    raise errors.SourceError(
+        '%s %s not found in the plan %s' % (what, path, src.label),
+        hint='paths are relative to the plan root')
+
+
+def _parse_kv(items, what):
+    out = {}
+    for item in items or ():
+        if '=' not in item:
+            raise errors.UsageError(
+                '%s %r must be KEY=VALUE' % (what, item))
+        k, v = item.split('=', 1)
+        if not k:
+            raise errors.UsageError('%s %r has an empty name' % (what, item))
+        out[k] = v
+    return out
+
+
+def _read_yaml_file(src, key):
+    text, _raw = src.read_text(key)
+    node, problem = yn.compose(text, key)
+    if problem is not None:
+        raise errors.PlanError(problem.format())
+    if not isinstance(node, yn.MappingNode):
+        raise errors.PlanError('%s: must be a YAML mapping' % key)
+    return node
+
+
+def _node_data(node):
+    """Plain data for a (small) node: parameter values in manifests."""
+    import yaml
+
+    loader = yn.Loader('')
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _err(key, node, message, hint=None):
+    d = diag.at_node(key, node, diag.ERROR, message)
+    return errors.PlanError(d.format(), hint=hint)
+
+
+def _load_heatplan_yaml(src, key, d):
+    node = _read_yaml_file(src, key)
+    for name, knode, value in yn.items(node):
+        if name not in MANIFEST_KEYS:
+            raise _err(key, knode, 'unknown key %r in the plan manifest' % name,
+                       hint='known keys: %s' % ', '.join(MANIFEST_KEYS))
+        if name == 'template':
+            if not yn.is_str(value):
+                raise _err(key, value, 'template must be a path string')
+            d.template = _user_path_to_key(src, value.value, 'template')
+        elif name == 'environments':
+            if not isinstance(value, yn.SequenceNode):
+                raise _err(key, value, 'environments must be a list of paths')
+            envs = []
+            for item in value.value:
+                path = yn.str_value(item)
+                if path is None and isinstance(item, yn.MappingNode):
+                    path = yn.str_value(yn.get(item, 'path'))
+                if path is None:
+                    raise _err(key, item, 'each environment must be a path string')
+                envs.append(_user_path_to_key(src, path, 'environment'))
+            d.environments = envs
+        elif name == 'parameters':
+            if not isinstance(value, yn.MappingNode):
+                raise _err(key, value, 'parameters must be a mapping of name: value')
+            d.parameters = _node_data(value)
+        elif name == 'parameter_files':
+            if not isinstance(value, yn.MappingNode):
+                raise _err(key, value, 'parameter_files must be a mapping of name: path')
+            for pname, _pk, pv in yn.items(value):
+                if not yn.is_str(pv):
+                    raise _err(key, pv, 'parameter file must be a path string')
+                d.parameter_files[pname] = _user_path_to_key(src, pv.value, 'parameter file')
+        elif name == 'plan_environment':
+            if not yn.is_str(value):
+                raise _err(key, value, 'plan_environment must be a path string')
+            d.plan_environment = _user_path_to_key(src, value.value, 'plan_environment')
+    d.origin = MANIFEST_NAME
+
+
+def _load_tripleo(src, key, d):
+    node = _read_yaml_file(src, key)
+    for name, knode, value in yn.items(node):
+        if name not in TRIPLEO_KEYS:
+            d.diagnostics.append(diag.at_node(
+                key, knode, diag.WARNING, 'unknown key %r in %s; ignored' % (name, key)))
+        if name == 'template':
+            if not yn.is_str(value):
+                raise _err(key, value, 'template must be a path string')
+            d.template = _user_path_to_key(src, value.value, 'template')
+        elif name == 'environments':
+            if not isinstance(value, yn.SequenceNode):
+                raise _err(key, value, 'environments must be a list of {path: ...}')
+            envs = []
+            for item in value.value:
+                path = yn.str_value(yn.get(item, 'path'))
+                if path is None:
+                    if yn.get(item, 'data') is not None:
+                        raise _err(key, item, 'inline environment "data" is not supported',
+                                   hint='move the data into a file and list its path')
+                    raise _err(key, item, 'each environment must be {path: FILE}')
+                envs.append(_user_path_to_key(src, path, 'environment'))
+            d.environments = envs
+        elif name == 'passwords':
+            d.diagnostics.append(diag.at_node(
+                key, knode, diag.WARNING,
+                'the passwords section is not deployed by heatplan; pass secrets '
+                'with --parameter or an environment file'))
+    if yn.get(node, 'parameter_defaults') is not None:
+        d.plan_environment = key
+    d.origin = TRIPLEO_PLAN_ENV
+
+
+def load_definition(src, template=None, environments=None, parameters=None,
+                    parameter_files=None):
+    """Resolve the plan definition from flags, heatplan.yaml or plan-environment.yaml."""
+    d = Definition()
+    if src.exists(MANIFEST_NAME):
+        _load_heatplan_yaml(src, MANIFEST_NAME, d)
+    elif src.exists(TRIPLEO_PLAN_ENV):
+        _load_tripleo(src, TRIPLEO_PLAN_ENV, d)
+    overridden = False
+    if template:
+        d.template = _user_path_to_key(src, template, 'template')
+        overridden = True
+    if environments:
+        d.environments = [_user_path_to_key(src, e, 'environment') for e in environments]
+        overridden = True
+    if parameters:
+        d.parameters.update(_parse_kv(parameters, '--parameter'))
+        overridden = True
+    if parameter_files:
+        for name, path in _parse_kv(parameter_files, '--parameter-file').items():
+            d.parameter_files[name] = _user_path_to_key(src, path, 'parameter file')
+        overridden = True
+    if overridden and d.origin != 'flags':
+        d.origin = 'flags+' + d.origin
+    if d.template is None:
+        raise errors.PlanError(
+            'no root template for the plan in %s' % src.label,
+            hint='pass -t/--template, or write a heatplan.yaml with "template:" '
+                 'at the plan root')
+    seen = set()
+    for env in d.environments:
+        if env in seen:
+            raise errors.PlanError(
+                'environment %s is listed twice' % env,
+                hint='Heat keys environment files by name; list each once')
+        seen.add(env)
+    for name in d.parameter_files:
+        if name in d.parameters:
+            raise errors.UsageError(
+                'parameter %r is given both as a value and as a file' % name)
+    return d

@@ -1,0 +1,62 @@
+"""Deterministic plan archives (``heatplan package``).
+
+Members are the plan's original files (byte for byte) plus a generated
+``heatplan.yaml`` naming the root, environments and parameters, sorted by
+name, with fixed mtime, owner and mode, gzip-compressed with no timestamp:
+the same plan always gives the same archive bytes, and the archive builds to
+the same digest.
+"""
+
+import gzip
+import io
+import tarfile
+
+import yaml
+
+from heatplan import definition as definition_mod
+from heatplan import errors
+
+FIXED_MTIME = 0
+
+
+def manifest_text(plan):
+    d = plan.definition
+    doc = {'template': d.template}
+    if d.environments:
+        doc['environments'] = list(d.environments)
+    if d.plan_environment:
+        doc['plan_environment'] = d.plan_environment
+    if d.parameters:
+        doc['parameters'] = dict(d.parameters)
+    if d.parameter_files:
+        doc['parameter_files'] = dict(d.parameter_files)
+    return ('# heatplan plan manifest, written by "heatplan package"\n'
+            + yaml.safe_dump(doc, default_flow_style=False, sort_keys=False))
+
+
+def package_members(plan, src):
+    members = {key: pf.raw for key, pf in plan.files.items()}
+    for key in plan.definition.parameter_files.values():
+        members[key] = src.read_bytes(key)
+    if definition_mod.MANIFEST_NAME in members:
+        raise errors.PlanError(
+            'the plan itself uses a file named %s; cannot add the package manifest'
+            % definition_mod.MANIFEST_NAME)
+    members[definition_mod.MANIFEST_NAME] = manifest_text(plan).encode('utf-8')
+    return members
+
+
+def package_bytes(plan, src):
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename='', mode='wb', fileobj=buf, mtime=FIXED_MTIME,
+                       compresslevel=9) as gz:
+        with tarfile.open(fileobj=gz, mode='w', format=tarfile.PAX_FORMAT) as tar:
+            for key, data in sorted(package_members(plan, src).items()):
+                info = tarfile.TarInfo(key)
+                info.size = len(data)
+                info.mtime = FIXED_MTIME
+                info.mode = 0o644
+                info.uid = info.gid = 0
+                info.uname = info.gname = ''
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()

@@ -1,0 +1,526 @@
+"""Plan sources: a directory or an archive, read confined to its root.
+
+A source hands out file contents by *key*: a canonical, plan-root-relative
+POSIX path (``deployment/nova/api.yaml``).  Keys never start with ``/``,
+never contain ``.`` or ``..`` components or empty components.
+
+Nothing is read outside the root: for a directory every path is resolved
+(symlinks included) and must stay under the root's real path; an archive is
+read in memory (never extracted) and every member is checked before any is
+used.  Caps bound the work an input can cause (:class:`Limits`).
+"""
+
+import bz2
+import dataclasses
+import gzip
+import io
+import lzma
+import os
+import posixpath
+import stat
+import tarfile
+import urllib.parse
+import zipfile
+
+from heatplan import errors
+
+KiB = 1024
+MiB = 1024 * KiB
+
+ARCHIVE_SUFFIXES = ('.tar', '.tar.gz', '.tgz', '.tar.bz2', '.tbz2', '.tar.xz', '.txz', '.zip')
+
+
+@dataclasses.dataclass
+class Limits:
+    """Caps on what one plan source may make heatplan read.
+
+    Defaults are documented in doc/source/plans.rst; every one can be changed
+    on the command line (``--max-files`` ...).
+    """
+
+    #: Files read from a directory, or members in an archive.
+    max_files: int = 20000
+    #: Size of any one file.
+    max_file_bytes: int = 16 * MiB
+    #: Sum of the files read (directory) or of the archive's contents.
+    max_total_bytes: int = 512 * MiB
+    #: Uncompressed / compressed size for archives, checked past 1 MiB.
+    max_expansion_ratio: int = 100
+
+
+def normalize_key(path):
+    """Return the canonical key for a relative POSIX path, or None.
+
+    None means the path is absolute, empty, or leaves the root through ``..``.
+    """
+    if not path or path.startswith('/') or '\\' in path or '\x00' in path:
+        return None
+    parts = []
+    for part in path.split('/'):
+        if part in ('', '.'):
+            continue
+        if part == '..':
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(part)
+    if not parts:
+        return None
+    return '/'.join(parts)
+
+
+def join_key(base_key, ref):
+    """Resolve ``ref`` relative to the directory of ``base_key``."""
+    base_dir = posixpath.dirname(base_key) if base_key else ''
+    return normalize_key(posixpath.join(base_dir, ref) if base_dir else ref)
+
+
+def _line_col(data, offset):
+    line = data.count(b'\n', 0, offset) + 1
+    col = offset - (data.rfind(b'\n', 0, offset) + 1) + 1
+    return line, col
+
+
+class PlanSource:
+    """Base class: files of a plan, by key, confined to the root."""
+
+    #: What the user named (for messages).
+    label = ''
+
+    def __init__(self, limits=None):
+        self.limits = limits or Limits()
+        self._files_read = 0
+        self._bytes_read = 0
+
+    # -- to implement ----------------------------------------------------
+    def _read(self, key):
+        raise NotImplementedError
+
+    def exists(self, key):
+        raise NotImplementedError
+
+    def absolute_to_key(self, abs_path):
+        """Map an absolute path inside the root to its key, else None."""
+        return None
+
+    # -- shared ----------------------------------------------------------
+    def describe(self, key):
+        return key
+
+    def read_bytes(self, key):
+        if normalize_key(key) != key:
+            raise errors.ConfinementError(
+                '%r is not a path inside the plan root' % key)
+        data = self._read(key)
+        self._files_read += 1
+        self._bytes_read += len(data)
+        if self._files_read > self.limits.max_files:
+            raise errors.LimitExceeded(
+                'the plan needs more than %d files (reading %s)'
+                % (self.limits.max_files, key),
+                hint='raise the cap with --max-files if this is expected')
+        if self._bytes_read > self.limits.max_total_bytes:
+            raise errors.LimitExceeded(
+                'the plan\'s files add up to more than %d bytes (reading %s)'
+                % (self.limits.max_total_bytes, key),
+                hint='raise the cap with --max-total-bytes if this is expected')
+        return data
+
+    def read_text(self, key):
+        """Return ``(text, raw_bytes)``; the text must be UTF-8."""
+        data = self.read_bytes(key)
+        try:
+            return data.decode('utf-8'), data
+        except UnicodeDecodeError as exc:
+            line, col = _line_col(data, exc.start)
+            raise errors.SourceError(
+                '%s:%d:%d: not UTF-8 text (byte 0x%02x at offset %d)'
+                % (key, line, col, data[exc.start], exc.start),
+                hint='Heat files must be UTF-8 text; convert the file '
+                     '(iconv -t UTF-8) or stop referencing it')
+
+    def _check_size(self, key, size):
+        if size > self.limits.max_file_bytes:
+            raise errors.LimitExceeded(
+                '%s is %d bytes, over the per-file cap of %d bytes'
+                % (key, size, self.limits.max_file_bytes),
+                hint='raise the cap with --max-file-bytes if this is expected '
+                     '(Heat itself refuses files over 512 KiB by default)')
+
+
+class DirectorySource(PlanSource):
+    """A plan in a local directory."""
+
+    def __init__(self, path, limits=None):
+        super().__init__(limits)
+        self.label = path
+        if not os.path.isdir(path):
+            raise errors.SourceError('%s: not a directory' % path)
+        self.given_root = os.path.abspath(path)
+        self.root = os.path.realpath(path)
+
+    def _real(self, key):
+        path = os.path.join(self.root, *key.split('/'))
+        real = os.path.realpath(path)
+        if real != self.root and not real.startswith(self.root + os.sep):
+            raise errors.ConfinementError(
+                '%s resolves to %s, outside the plan root %s'
+                % (key, real, self.root),
+                hint='a symlink inside the plan points out of it; copy the '
+                     'target into the plan instead')
+        return real
+
+    def exists(self, key):
+        try:
+            return os.path.lexists(os.path.join(self.root, *key.split('/'))) and \
+                os.path.exists(self._real(key))
+        except errors.ConfinementError:
+            return True  # exists, but reading it will refuse with the reason
+
+    def _read(self, key):
+        real = self._real(key)
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            raise errors.SourceError('%s: no such file in the plan' % key)
+        except OSError as exc:
+            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        if not stat.S_ISREG(st.st_mode):
+            kind = ('a directory' if stat.S_ISDIR(st.st_mode)
+                    else 'a fifo' if stat.S_ISFIFO(st.st_mode)
+                    else 'a device' if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode))
+                    else 'a socket' if stat.S_ISSOCK(st.st_mode) else 'not a regular file')
+            raise errors.SourceError(
+                '%s is %s, not a regular file; refusing to read it' % (key, kind))
+        self._check_size(key, st.st_size)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_NOFOLLOW', 0))
+        except OSError as exc:
+            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        with os.fdopen(fd, 'rb') as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # raced
+                raise errors.SourceError('%s changed while being read' % key)
+            data = f.read(self.limits.max_file_bytes + 1)
+        self._check_size(key, len(data))
+        return data
+
+    def absolute_to_key(self, abs_path):
+        abs_path = os.path.normpath(abs_path)
+        for root in (self.given_root, self.root):
+            if abs_path.startswith(root + os.sep):
+                rel = os.path.relpath(abs_path, root).replace(os.sep, '/')
+                return normalize_key(rel)
+        return None
+
+
+class _Member:
+    __slots__ = ('name', 'kind', 'data', 'target')
+
+    def __init__(self, name, kind, data=None, target=None):
+        self.name = name
+        self.kind = kind        # 'file', 'dir', 'symlink'
+        self.data = data
+        self.target = target    # normalized key for symlinks
+
+
+class ArchiveSource(PlanSource):
+    """A plan in a tar (optionally gz/bz2/xz) or zip archive, read in memory.
+
+    Every member is checked before any is used: names must be relative and
+    stay inside the root, no devices or fifos, symlinks and hard links must
+    point inside the archive, and no name may appear twice.  When every
+    member lies under one top-level directory, that directory is the root.
+    """
+
+    def __init__(self, path, limits=None, data=None):
+        super().__init__(limits)
+        self.label = path
+        if data is None:
+            try:
+                size = os.path.getsize(path)
+                if size > self.limits.max_total_bytes:
+                    raise errors.LimitExceeded(
+                        '%s is %d bytes, over the total cap of %d bytes'
+                        % (path, size, self.limits.max_total_bytes))
+                with open(path, 'rb') as f:
+                    data = f.read()
+            except OSError as exc:
+                raise errors.SourceError('%s: cannot read: %s' % (path, exc.strerror))
+        self._members = {}
+        if path.endswith('.zip') or data[:4] == b'PK\x03\x04':
+            self._load_zip(data)
+        else:
+            self._load_tar(self._decompress(data))
+        self._strip_single_top()
+
+    # -- loading ---------------------------------------------------------
+    def _decompress(self, data):
+        if data[:2] == b'\x1f\x8b':
+            stream = gzip.GzipFile(fileobj=io.BytesIO(data))
+        elif data[:3] == b'BZh':
+            stream = bz2.BZ2File(io.BytesIO(data))
+        elif data[:6] == b'\xfd7zXZ\x00':
+            stream = lzma.LZMAFile(io.BytesIO(data))
+        else:
+            return data
+        cap = self.limits.max_total_bytes + self.limits.max_files * 1536 + 10 * KiB
+        out = io.BytesIO()
+        total = 0
+        try:
+            while True:
+                chunk = stream.read(MiB)
+                if not chunk:
+                    break
+                total += len(chunk)
+                out.write(chunk)
+                if total > cap:
+                    raise errors.LimitExceeded(
+                        '%s expands to more than %d bytes' % (self.label, cap),
+                        hint='raise --max-total-bytes if this archive is genuine')
+                if total > MiB and total > self.limits.max_expansion_ratio * len(data):
+                    raise errors.LimitExceeded(
+                        '%s expands more than %d times its size (an archive bomb?)'
+                        % (self.label, self.limits.max_expansion_ratio),
+                        hint='raise --max-expansion-ratio if this archive is genuine')
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            raise errors.SourceError(
+                '%s: truncated or corrupt compressed archive: %s' % (self.label, exc))
+        return out.getvalue()
+
+    def _add(self, raw_name, kind, data=None, target=None):
+        name = raw_name
+        while name.startswith('./'):
+            name = name[2:]
+        if kind == 'dir':
+            name = name.rstrip('/')
+            if name in ('', '.'):
+                return
+        if name.startswith('/') or (len(name) > 1 and name[1] == ':'):
+            raise errors.ConfinementError(
+                '%s: member %r has an absolute name; refusing the archive'
+                % (self.label, raw_name))
+        key = normalize_key(name)
+        if key is None or '..' in name.split('/'):
+            raise errors.ConfinementError(
+                '%s: member %r leaves the archive root (".." in its name); '
+                'refusing the archive' % (self.label, raw_name))
+        if key in self._members:
+            old = self._members[key]
+            if kind == 'dir' and old.kind == 'dir':
+                return
+            raise errors.SourceError(
+                '%s: member %r appears more than once; refusing the ambiguous archive'
+                % (self.label, raw_name))
+        if len(self._members) >= self.limits.max_files:
+            raise errors.LimitExceeded(
+                '%s has more than %d members' % (self.label, self.limits.max_files),
+                hint='raise the cap with --max-files if this is expected')
+        if kind == 'symlink':
+            if target.startswith('/'):
+                raise errors.ConfinementError(
+                    '%s: symlink %r points to the absolute path %r, outside the '
+                    'plan root' % (self.label, raw_name, target))
+            resolved = join_key(key, target)
+            if resolved is None:
+                raise errors.ConfinementError(
+                    '%s: symlink %r -> %r leaves the plan root'
+                    % (self.label, raw_name, target))
+            target = resolved
+        self._members[key] = _Member(key, kind, data, target)
+
+    def _load_tar(self, raw):
+        try:
+            tar = tarfile.open(fileobj=io.BytesIO(raw), mode='r:')
+        except (tarfile.TarError, EOFError) as exc:
+            raise errors.SourceError(
+                '%s: not a readable tar or zip archive: %s' % (self.label, exc))
+        total = 0
+        count = 0
+        try:
+            while True:
+                info = tar.next()
+                if info is None:
+                    break
+                count += 1
+                if count > self.limits.max_files:
+                    raise errors.LimitExceeded(
+                        '%s has more than %d members' % (self.label, self.limits.max_files),
+                        hint='raise the cap with --max-files if this is expected')
+                if info.isdir():
+                    self._add(info.name, 'dir')
+                elif info.isreg():
+                    self._check_size(info.name, info.size)
+                    total += info.size
+                    if total > self.limits.max_total_bytes:
+                        raise errors.LimitExceeded(
+                            '%s: contents add up to more than %d bytes'
+                            % (self.label, self.limits.max_total_bytes))
+                    f = tar.extractfile(info)
+                    data = f.read()
+                    if len(data) != info.size:
+                        raise errors.SourceError(
+                            '%s: member %r is truncated' % (self.label, info.name))
+                    self._add(info.name, 'file', data=data)
+                elif info.issym():
+                    self._add(info.name, 'symlink', target=info.linkname)
+                elif info.islnk():
+                    linkname = info.linkname
+                    while linkname.startswith('./'):
+                        linkname = linkname[2:]
+                    link = normalize_key(linkname)
+                    if link is None or info.linkname.startswith('/') or link not in self._members:
+                        raise errors.ConfinementError(
+                            '%s: hard link %r -> %r points outside the archive root '
+                            '(or to no earlier member)' % (self.label, info.name, info.linkname))
+                    self._add(info.name, 'file', data=self._members[link].data)
+                elif info.ischr() or info.isblk() or info.isfifo():
+                    raise errors.SourceError(
+                        '%s: member %r is a %s; refusing the archive'
+                        % (self.label, info.name,
+                           'fifo' if info.isfifo() else 'device file'))
+                else:
+                    raise errors.SourceError(
+                        '%s: member %r has an unsupported type %r; refusing the archive'
+                        % (self.label, info.name, info.type))
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise errors.SourceError(
+                '%s: truncated or corrupt archive: %s' % (self.label, exc))
+
+    def _load_zip(self, data):
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+            infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise errors.SourceError('%s: not a readable zip archive: %s' % (self.label, exc))
+        if len(infos) > self.limits.max_files:
+            raise errors.LimitExceeded(
+                '%s has %d members, more than %d' % (self.label, len(infos),
+                                                      self.limits.max_files),
+                hint='raise the cap with --max-files if this is expected')
+        declared = sum(i.file_size for i in infos)
+        if declared > self.limits.max_total_bytes:
+            raise errors.LimitExceeded(
+                '%s: contents add up to more than %d bytes'
+                % (self.label, self.limits.max_total_bytes))
+        if declared > MiB and declared > self.limits.max_expansion_ratio * len(data):
+            raise errors.LimitExceeded(
+                '%s expands more than %d times its size (an archive bomb?)'
+                % (self.label, self.limits.max_expansion_ratio),
+                hint='raise --max-expansion-ratio if this archive is genuine')
+        total = 0
+        try:
+            for info in infos:
+                mode = info.external_attr >> 16
+                if info.is_dir():
+                    self._add(info.filename, 'dir')
+                    continue
+                self._check_size(info.filename, info.file_size)
+                with zf.open(info) as f:
+                    content = f.read(self.limits.max_file_bytes + 1)
+                self._check_size(info.filename, len(content))
+                total += len(content)
+                if total > self.limits.max_total_bytes or (
+                        total > MiB and total > self.limits.max_expansion_ratio * len(data)):
+                    raise errors.LimitExceeded(
+                        '%s expands beyond its caps (an archive bomb?)' % self.label)
+                if stat.S_ISLNK(mode):
+                    self._add(info.filename, 'symlink', target=content.decode('utf-8', 'replace'))
+                elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
+                    raise errors.SourceError(
+                        '%s: member %r is a device or fifo; refusing the archive'
+                        % (self.label, info.filename))
+                else:
+                    self._add(info.filename, 'file', data=content)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise errors.SourceError(
+                '%s: truncated or corrupt zip archive: %s' % (self.label, exc))
+
+    def _strip_single_top(self):
+        tops = {k.split('/', 1)[0] for k in self._members}
+        if len(tops) != 1:
+            return
+        top = tops.pop()
+        if self._members.get(top, _Member(top, 'dir')).kind != 'dir':
+            return
+        prefix = top + '/'
+        stripped = {}
+        for key, member in self._members.items():
+            if key == top:
+                continue
+            new = key[len(prefix):]
+            member.name = new
+            if member.target is not None:
+                if not member.target.startswith(prefix):
+                    raise errors.ConfinementError(
+                        '%s: symlink %r points outside the plan root %r'
+                        % (self.label, key, top))
+                member.target = member.target[len(prefix):]
+            stripped[new] = member
+        self._members = stripped
+
+    # -- reading ---------------------------------------------------------
+    def _resolve(self, key):
+        """Follow symlinks (of the file and its directories) inside the archive."""
+        seen = 0
+        parts = key.split('/')
+        i = 0
+        while i < len(parts):
+            prefix = '/'.join(parts[:i + 1])
+            member = self._members.get(prefix)
+            if member is not None and member.kind == 'symlink':
+                seen += 1
+                if seen > 40:
+                    raise errors.SourceError('%s: too many levels of symlinks' % key)
+                target = member.target
+                if target is None:
+                    raise errors.ConfinementError('%s: symlink leaves the plan root' % key)
+                parts = target.split('/') + parts[i + 1:]
+                i = 0
+                continue
+            i += 1
+        return '/'.join(parts)
+
+    def exists(self, key):
+        try:
+            member = self._members.get(self._resolve(key))
+        except errors.SourceError:
+            return True
+        return member is not None and member.kind == 'file'
+
+    def _read(self, key):
+        resolved = self._resolve(key)
+        member = self._members.get(resolved)
+        if member is None:
+            raise errors.SourceError('%s: no such file in the archive %s' % (key, self.label))
+        if member.kind != 'file':
+            raise errors.SourceError('%s is a directory, not a file' % key)
+        return member.data
+
+    def keys(self):
+        return sorted(k for k, m in self._members.items() if m.kind == 'file')
+
+
+def is_archive(path):
+    return path.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def open_source(path, limits=None):
+    """Open a plan source: a directory or an archive file."""
+    if os.path.isdir(path):
+        return DirectorySource(path, limits)
+    if os.path.isfile(path):
+        return ArchiveSource(path, limits)
+    if not os.path.exists(path):
+        raise errors.SourceError(
+            '%s: no such plan directory or archive' % path,
+            hint='give a directory or a .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz or .zip file')
+    raise errors.SourceError('%s: not a directory or a regular file' % path)
+
+
+def url_to_path(ref):
+    """Return the local path of a ``file://`` URL."""
+    parsed = urllib.parse.urlparse(ref)
+    if parsed.netloc not in ('', 'localhost'):
+        return None
+    return urllib.parse.unquote(parsed.path)

@@ -1,0 +1,120 @@
+"""YAML composition with positions, on libyaml (CSafeLoader).
+
+heatplan works on the composed node graph (never on constructed data): it is
+what libyaml produces fastest, it carries the position of every scalar (for
+diagnostics and for text-preserving rewrites) and aliases stay shared nodes
+(so an alias bomb costs nothing until someone expands it).
+"""
+
+import yaml
+
+from heatplan import diagnostics as diag
+
+Loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+ScalarNode = yaml.ScalarNode
+MappingNode = yaml.MappingNode
+SequenceNode = yaml.SequenceNode
+
+STR_TAG = 'tag:yaml.org,2002:str'
+_resolver = yaml.resolver.Resolver()
+
+#: An aliased document may expand to at most this many nodes.
+MAX_EXPANDED_NODES = 1000000
+
+
+def compose(text, path):
+    """Compose ``text``; return ``(node, diagnostic)``, one of them None."""
+    try:
+        return yaml.compose(text, Loader=Loader), None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or 'invalid YAML'
+        if exc.context:
+            problem = '%s %s' % (exc.context, problem)
+        message = 'YAML syntax error: %s' % problem
+        if '\t' in problem or "'\\t'" in problem:
+            message += ' (YAML forbids tabs for indentation; use spaces)'
+        line = mark.line + 1 if mark else 0
+        col = mark.column + 1 if mark else 0
+        return None, diag.Diagnostic(path, line, col, diag.ERROR, message, 'yaml-syntax')
+    except yaml.YAMLError as exc:
+        return None, diag.Diagnostic(path, 0, 0, diag.ERROR,
+                                     'YAML error: %s' % exc, 'yaml-syntax')
+    except RecursionError:
+        return None, diag.Diagnostic(path, 0, 0, diag.ERROR,
+                                     'YAML nesting too deep to read', 'yaml-depth')
+
+
+def is_str(node):
+    return isinstance(node, ScalarNode) and node.tag == STR_TAG
+
+
+def str_value(node):
+    return node.value if is_str(node) else None
+
+
+def get(node, key):
+    """The value node for ``key`` in a mapping node (last one wins, as PyYAML)."""
+    found = None
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                found = v
+    return found
+
+
+def items(node):
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode):
+                yield k.value, k, v
+
+
+def alias_expansion(root, cap=MAX_EXPANDED_NODES):
+    """Return how many nodes ``root`` expands to, stopping past ``cap``.
+
+    Returns -1 for a recursive alias.  Shared (aliased) nodes count once per
+    use, which is what any consumer building plain data would pay.
+    """
+    memo = {}
+    onstack = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            onstack.discard(nid)
+            if isinstance(node, ScalarNode):
+                size = 1
+            elif isinstance(node, SequenceNode):
+                size = 1 + sum(memo[id(c)] for c in node.value)
+            else:
+                size = 1 + sum(memo[id(k)] + memo[id(v)] for k, v in node.value)
+            memo[nid] = size
+            if size > cap:
+                return size
+            continue
+        if nid in memo:
+            continue
+        if nid in onstack:
+            return -1
+        onstack.add(nid)
+        stack.append((node, True))
+        if isinstance(node, SequenceNode):
+            children = node.value
+        elif isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = ()
+        for child in children:
+            cid = id(child)
+            if cid in onstack:
+                return -1
+            if cid not in memo:
+                stack.append((child, False))
+    return memo.get(id(root), 1)
+
+
+def resolves_to_str(value):
+    """Would ``value`` written as a plain scalar load as a string?"""
+    return _resolver.resolve(ScalarNode, value, (True, False)) == STR_TAG
