@@ -460,7 +460,7 @@ def _find_cycles(an):
 
 def render_scalar(value, node, original):
     """Text for a scalar holding ``value``, in the style of ``node`` when safe."""
-    if node.style is None and _SAFE_PLAIN.match(value) and yn.resolves_to_str(value):
+    if not node.style and _SAFE_PLAIN.match(value) and yn.resolves_to_str(value):
         return value
     if node.style == "'" and '\n' not in value:
         return "'" + value.replace("'", "''") + "'"
