@@ -376,6 +376,9 @@ def analyze(src, definition):
         want(env, 'environment')
     if definition.plan_environment:
         want(definition.plan_environment, 'definition')
+    if definition.origin == definition_mod.MANIFEST_NAME:
+        # Stored so an export reproduces it byte for byte; not in the digest.
+        want(definition_mod.MANIFEST_NAME, 'definition')
     for name, key in definition.parameter_files.items():
         if not src.exists(key):
             an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
@@ -521,8 +524,19 @@ def _canonical_json(data):
     return json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
 
 
+def digest_files(entries):
+    """``{key: sha256}`` of the files the digest covers (not definition files)."""
+    return {k: e['sha256'] for k, e in entries.items() if not e.get('definition')}
+
+
 def compute_digest(root, environments, parameters, file_hashes, generated=None):
-    """``sha256:<hex>`` over the plan's content, never over where it was read."""
+    """``sha256:<hex>`` over the plan's content, never over where it was read.
+
+    Covers the root key, the ordered environments, the parameters, the sha256
+    of every plan file's original bytes and of generated environments.  The
+    files naming the definition (heatplan.yaml, plan-environment.yaml) are
+    not covered themselves: what they define is.
+    """
     doc = {
         'format': MANIFEST_FORMAT,
         'root': root,
@@ -568,6 +582,8 @@ def build(an, parameter_values=None, hidden=None):
         entry = {'sha256': pf.sha256, 'size': len(pf.raw)}
         if edits:
             entry['edits'] = edits
+        if pf.kind == 'definition':
+            entry['definition'] = True
         entries[key] = entry
     params = dict(d.parameters)
     if parameter_values:
@@ -581,13 +597,13 @@ def build(an, parameter_values=None, hidden=None):
         gen_text = _generated_env(an)
         if gen_text is not None:
             texts[d.generated_key] = gen_text
-            generated[d.generated_key] = {'from': d.plan_environment,
-                                          'section': 'parameter_defaults'}
+            generated[d.generated_key] = {
+                'from': d.plan_environment, 'section': 'parameter_defaults',
+                'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
             envs.append(d.generated_key)
     root_pf = an.files[d.template]
     hidden = set(hidden or ()) | root_pf.hidden
-    digest = compute_digest(d.template, envs, params,
-                            {k: e['sha256'] for k, e in entries.items()}, generated)
+    digest = compute_digest(d.template, envs, params, digest_files(entries), generated)
     manifest = {
         'heatplan_manifest': MANIFEST_FORMAT,
         'digest': digest,
@@ -597,6 +613,7 @@ def build(an, parameter_values=None, hidden=None):
         'parameters': {k: ('******' if k in hidden else v) for k, v in params.items()},
         'hidden_parameters': sorted(k for k in params if k in hidden),
         'parameter_files': dict(d.parameter_files),
+        'origin': d.origin,
         'files': entries,
     }
     files = dict(texts)

@@ -103,7 +103,6 @@ def _read_yaml_file(src, key):
 
 def _node_data(node):
     """Plain data for a (small) node: parameter values in manifests."""
-    import yaml
 
     loader = yn.Loader('')
     try:

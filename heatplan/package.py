@@ -14,7 +14,6 @@ import tarfile
 import yaml
 
 from heatplan import definition as definition_mod
-from heatplan import errors
 
 FIXED_MTIME = 0
 
@@ -38,10 +37,9 @@ def package_members(plan, src):
     members = {key: pf.raw for key, pf in plan.files.items()}
     for key in plan.definition.parameter_files.values():
         members[key] = src.read_bytes(key)
-    if definition_mod.MANIFEST_NAME in members:
-        raise errors.PlanError(
-            'the plan itself uses a file named %s; cannot add the package manifest'
-            % definition_mod.MANIFEST_NAME)
+    if plan.definition.origin in (definition_mod.MANIFEST_NAME,
+                                  definition_mod.TRIPLEO_PLAN_ENV):
+        return members  # the plan's own definition file is among its files
     members[definition_mod.MANIFEST_NAME] = manifest_text(plan).encode('utf-8')
     return members
 

@@ -1,0 +1,390 @@
+"""Verbs that talk to Heat: deploy, history, show, export, diff, rollback,
+recover, delete.  Each parses options, calls one action, formats the result."""
+
+import json
+import sys
+import time
+
+from heatplan import actions
+from heatplan import deploy as deploy_mod
+from heatplan import errors
+from heatplan import history as history_mod
+from heatplan.cli import base
+from heatplan.cli import connect
+from heatplan.cli import plan as plan_cli
+
+
+class CliReporter(deploy_mod.Reporter):
+    """Progress on stderr: a bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream=None, quiet=False):
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
+        self.quiet = quiet
+        self._last_line = 0.0
+        self._bar = False
+
+    def _clear_bar(self):
+        if self._bar:
+            self.stream.write('\r\033[K')
+            self._bar = False
+
+    def info(self, message):
+        self._clear_bar()
+        self.stream.write(message + '\n')
+        self.stream.flush()
+
+    def event(self, ev):
+        if self.quiet:
+            return
+        status = ev.get('resource_status') or ''
+        if not (status.endswith('_FAILED') or not self.tty):
+            return
+        self._clear_bar()
+        where = ev.get('stack_name') or ''
+        name = ev.get('resource_name') or ''
+        reason = ev.get('resource_status_reason') or ''
+        self.stream.write('  %s %s %s%s\n' % (
+            ev.get('event_time', ''), '%s/%s' % (where, name) if where else name, status,
+            (': ' + reason) if reason and status.endswith('_FAILED') else ''))
+        self.stream.flush()
+
+    def progress(self, done, total, elapsed):
+        if self.quiet:
+            return
+        mins, secs = divmod(int(elapsed), 60)
+        if self.tty:
+            width = 30
+            filled = int(width * done / total) if total else 0
+            self.stream.write('\r\033[K[%s%s] %d/%d resources  %02d:%02d' % (
+                '#' * filled, '.' * (width - filled), done, total, mins, secs))
+            self._bar = True
+            self.stream.flush()
+        elif time.monotonic() - self._last_line >= 10:
+            self._last_line = time.monotonic()
+            self.stream.write('progress: %d/%d resources done, %02d:%02d elapsed\n'
+                              % (done, total, mins, secs))
+            self.stream.flush()
+
+    def confirm(self, question):
+        if not (sys.stdin.isatty() and self.tty):
+            return None
+        self._clear_bar()
+        self.stream.write(question + ' [y/N] ')
+        self.stream.flush()
+        answer = sys.stdin.readline().strip().lower()
+        return answer in ('y', 'yes')
+
+    def finish(self):
+        self._clear_bar()
+
+
+def add_stack_argument(parser, positional=True):
+    if positional:
+        parser.add_argument('stack', metavar='STACK', help='stack name')
+    else:
+        parser.add_argument('--stack', required=True, metavar='NAME', help='stack name')
+
+
+def add_deploy_arguments(parser):
+    group = parser.add_argument_group('deploy')
+    group.add_argument('--tag', action='append', default=[], dest='tags', metavar='TAG',
+                       help='stack tag to add (repeatable); existing user tags are kept')
+    group.add_argument('--timeout', type=int, metavar='MINUTES', dest='timeout_mins',
+                       help='Heat stack timeout, and how long to wait (default: 60)')
+    group.add_argument('--enable-rollback', action='store_true',
+                       help='let Heat roll back a failed create/update')
+    group.add_argument('--allow-replace', action='store_true',
+                       help='go ahead even if resources would be replaced')
+    group.add_argument('--allow-delete', action='store_true',
+                       help='go ahead even if resources would be deleted')
+    group.add_argument('-y', '--yes', action='store_true',
+                       help='answer yes to the destruction prompt (replace and delete)')
+    group.add_argument('--supersede', action='store_true',
+                       help='deploy even while the stack is IN_PROGRESS or another '
+                            'deploy holds it (Heat supersedes the running operation)')
+    group.add_argument('--expect-revision', type=int, metavar='N',
+                       help='refuse unless the deployed revision is N')
+    group.add_argument('--no-wait', dest='wait', action='store_false',
+                       help='return once Heat accepted the request')
+    group.add_argument('--history-max', type=int, default=10, metavar='N',
+                       help='revision records to keep (default 10; 0 keeps all)')
+    group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
+                       help='result format (default: text)')
+    return group
+
+
+def deploy_options(parsed_args, stack):
+    return deploy_mod.DeployOptions(
+        stack=stack,
+        tags=parsed_args.tags,
+        timeout_mins=parsed_args.timeout_mins,
+        disable_rollback=not parsed_args.enable_rollback,
+        force=getattr(parsed_args, 'force', False),
+        dry_run=getattr(parsed_args, 'dry_run', False),
+        allow_replace=parsed_args.allow_replace,
+        allow_delete=parsed_args.allow_delete,
+        yes=parsed_args.yes,
+        supersede=parsed_args.supersede,
+        expect_revision=parsed_args.expect_revision,
+        wait=parsed_args.wait,
+        history_max=parsed_args.history_max,
+    )
+
+
+def print_result(out, result, fmt):
+    if fmt == 'json':
+        json.dump(result.as_dict(), out, indent=2, sort_keys=True)
+        out.write('\n')
+        return
+    rev = ' revision %s' % result.revision if result.revision is not None else ''
+    for message in result.messages:
+        out.write(message + '\n')
+    if result.outcome == 'unchanged':
+        out.write('%s: unchanged (%s%s)\n' % (result.stack, result.digest, rev))
+        return
+    if result.outcome == 'dry-run':
+        out.write('%s: dry run, nothing changed (%s)\n' % (result.stack, result.digest))
+        out.write('plan changes against the deployed plan: %s\n' % result.changes.summary())
+        for kind in ('added', 'removed', 'changed'):
+            for key in getattr(result.changes, kind):
+                out.write('  file %s: %s\n' % (kind, key))
+        for name in result.changes.parameters:
+            out.write('  parameter changed: %s\n' % name)
+        for kind in ('added', 'updated', 'replaced', 'deleted'):
+            for name in (result.preview or {}).get(kind, []):
+                out.write('  resource %s: %s\n' % (kind, name))
+        return
+    out.write('%s: %s%s, %s, %s (%.1f s)\n' % (
+        result.stack, result.outcome, rev, result.status or '', result.digest,
+        result.elapsed))
+    if result.changes is not None and result.outcome != 'failed':
+        out.write('plan changes: %s\n' % result.changes.summary())
+    for failure in result.failures:
+        where = '%s/%s' % (failure['stack'], failure['resource']) if failure.get('stack') \
+            else failure['resource']
+        out.write('  FAILED %s (%s): %s\n' % (where, failure['type'], failure['reason']))
+
+
+def _finish(result):
+    if result.outcome == 'failed':
+        return errors.ExitCode.DEPLOY_FAILED
+    return 0
+
+
+class Deploy(base.Command):
+    """Deploy a plan to a stack in one atomic create/update call.
+
+    Assembles and lints the plan (errors stop before any network call), then
+    creates the stack or updates it with one full PUT carrying the whole plan.
+    Refuses to replace or delete resources unless allowed, to run while the
+    stack is IN_PROGRESS or another deploy holds it, and says "unchanged"
+    when the deployed digest equals the plan's.  Exit codes: 0 success,
+    3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
+    6 deploy failed, 7 timed out, 8 Heat unreachable.
+    """
+
+    def get_parser(self, prog_name):
+        parser = plan_cli.add_plan_arguments(super().get_parser(prog_name))
+        add_stack_argument(parser, positional=False)
+        group = add_deploy_arguments(parser)
+        group.add_argument('--force', action='store_true',
+                           help='update even when the plan is unchanged')
+        group.add_argument('--dry-run', action='store_true',
+                           help='lint, Heat validate and preview; change nothing')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
+        adapter = connect.get_adapter(self.app, parsed_args)
+        reporter = CliReporter()
+        try:
+            result = deploy_mod.deploy(adapter, plan, deploy_options(parsed_args,
+                                                                    parsed_args.stack),
+                                       reporter)
+        finally:
+            reporter.finish()
+        print_result(self.app.stdout, result, parsed_args.format)
+        return _finish(result)
+
+
+class Rollback(base.Command):
+    """Redeploy a past revision's exact plan as a new revision.
+
+    Default: the last revision deployed successfully before the current one.
+    Same guards as deploy.  Hidden parameters are not stored: pass them again
+    with --parameter.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        parser.add_argument('revision', metavar='REVISION', type=int, nargs='?',
+                            help='revision to roll back to')
+        parser.add_argument('--parameter', metavar='KEY=VALUE', action='append',
+                            dest='parameters', help='value of a hidden parameter')
+        add_deploy_arguments(parser)
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        from heatplan import definition
+
+        params = definition._parse_kv(parsed_args.parameters, '--parameter')
+        adapter = connect.get_adapter(self.app, parsed_args)
+        reporter = CliReporter()
+        try:
+            result = history_mod.rollback(
+                adapter, parsed_args.stack, parsed_args.revision,
+                deploy_options(parsed_args, parsed_args.stack), params, reporter)
+        finally:
+            reporter.finish()
+        print_result(self.app.stdout, result, parsed_args.format)
+        return _finish(result)
+
+
+class History(base.Lister):
+    """List a stack's plan revisions: status, digest, time, changes."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
+                                   parsed_args.stack)
+        columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes')
+        return columns, [tuple(r[c] for c in columns) for r in rows]
+
+
+class Show(base.ShowOne):
+    """Show a plan revision: root, environments, parameters, files, digest."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        parser.add_argument('--revision', type=int, metavar='N',
+                            help='revision (default: what the stack runs now)')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        info = history_mod.show(connect.get_adapter(self.app, parsed_args),
+                                parsed_args.stack, parsed_args.revision)
+        if parsed_args.formatter == 'table':
+            info = dict(info, files='\n'.join(info['files']),
+                        environments='\n'.join(info['environments']),
+                        parameters='\n'.join('%s=%s' % (k, json.dumps(v)) for k, v in
+                                             sorted(info['parameters'].items())))
+        columns = tuple(info)
+        return columns, tuple(info[c] for c in columns)
+
+
+class Export(base.ShowOne):
+    """Write a plan revision's original files, byte for byte, plus heatplan.yaml.
+
+    OUT is a directory or a .tar.gz.  Every file is verified against the
+    manifest's sha256.  "heatplan deploy OUT" redeploys the identical digest.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        parser.add_argument('output', metavar='OUT', help='directory or .tar.gz to write')
+        parser.add_argument('--revision', type=int, metavar='N',
+                            help='revision (default: what the stack runs now)')
+        parser.add_argument('--force', action='store_true',
+                            help='replace a non-empty directory or existing archive')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        info = history_mod.export(connect.get_adapter(self.app, parsed_args),
+                                  parsed_args.stack, parsed_args.output,
+                                  parsed_args.revision, parsed_args.force)
+        if info['hidden_parameters']:
+            sys.stderr.write('hidden parameters to supply again: %s\n'
+                             % ', '.join(info['hidden_parameters']))
+        columns = tuple(info)
+        return columns, tuple(info[c] for c in columns)
+
+
+class Diff(base.Command):
+    """Unified diff of plan files, parameters and environment order.
+
+    heatplan diff STACK SOURCE: deployed plan against a local plan.
+    heatplan diff STACK --revision N: revision N against what the stack runs.
+    heatplan diff STACK --from-revision A --to-revision B.
+    Exit 0 when identical, 1 when different (like diff(1)).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        parser.add_argument('source', metavar='SOURCE', nargs='?',
+                            help='local plan directory or archive to compare with')
+        parser.add_argument('--revision', type=int, metavar='N')
+        parser.add_argument('--from-revision', type=int, metavar='A')
+        parser.add_argument('--to-revision', type=int, metavar='B')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        adapter = connect.get_adapter(self.app, parsed_args)
+        name = parsed_args.stack
+        if parsed_args.from_revision is not None or parsed_args.to_revision is not None:
+            if parsed_args.from_revision is None or parsed_args.to_revision is None:
+                raise errors.UsageError('give both --from-revision and --to-revision')
+            old = history_mod.load_revision(adapter, name, parsed_args.from_revision)[:2]
+            new = history_mod.load_revision(adapter, name, parsed_args.to_revision)[:2]
+        else:
+            old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
+            if parsed_args.source:
+                _src, plan = actions.build_plan(actions.PlanOptions(source=parsed_args.source))
+                new = (plan.body['files'], plan.manifest)
+            elif parsed_args.revision is not None:
+                new = history_mod.load_revision(adapter, name, None)[:2]
+            else:
+                raise errors.UsageError('give SOURCE, --revision N, or --from-revision '
+                                        'and --to-revision')
+        for item in (old, new):
+            history_mod._need_manifest(item[1], name)
+        lines = history_mod.diff_revisions(adapter, name, old, new)
+        self.app.stdout.writelines(lines)
+        return errors.ExitCode.DIFFERENT if lines else 0
+
+
+class Recover(base.Lister):
+    """Settle a deploy that died: set its pending record from the stack's state."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        settled = history_mod.recover(connect.get_adapter(self.app, parsed_args),
+                                      parsed_args.stack)
+        return ('revision', 'status'), [(s['revision'], s['status']) for s in settled]
+
+
+class Delete(base.ShowOne):
+    """Delete a stack and its heatplan history records."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_stack_argument(parser)
+        parser.add_argument('--keep-history', action='store_true',
+                            help='keep the revision records')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        info = history_mod.delete(connect.get_adapter(self.app, parsed_args),
+                                  parsed_args.stack, parsed_args.keep_history)
+        columns = tuple(info)
+        return columns, tuple(info[c] for c in columns)

@@ -1,0 +1,399 @@
+"""Deploy: the whole plan in one create/update call, behind guards.
+
+Order of work (see doc/source/deploy.rst):
+
+1. the plan was assembled and linted by the caller (errors stop before any
+   network call);
+2. read the stack and its revision records; refuse while another deploy holds
+   the stack, while the stack is IN_PROGRESS, or when ``expect_revision``
+   does not match;
+3. unchanged digest -> "unchanged", no call (unless ``force``);
+4. ``dry_run`` -> Heat validate + preview, no change;
+5. update: Heat's update preview; replaced/deleted resources are refused
+   unless allowed;
+6. create the pending revision record (the lock), then ONE create or full PUT
+   update carrying template, files, environment files, parameters and tags;
+7. wait, reporting progress from events; settle the record.
+"""
+
+import dataclasses
+import json
+import time
+
+from heatplan import assemble
+from heatplan import compare
+from heatplan import errors
+from heatplan import store as store_mod
+
+
+@dataclasses.dataclass
+class DeployOptions:
+    stack: str
+    tags: list = dataclasses.field(default_factory=list)
+    timeout_mins: int = None
+    disable_rollback: bool = True
+    force: bool = False
+    dry_run: bool = False
+    allow_replace: bool = False
+    allow_delete: bool = False
+    yes: bool = False
+    supersede: bool = False
+    expect_revision: int = None
+    wait: bool = True
+    wait_timeout: float = None
+    poll: float = 2.0
+    history_max: int = 10
+    action: str = 'deploy'
+    meta: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class DeployResult:
+    outcome: str               # created | updated | unchanged | dry-run | accepted | failed
+    stack: str
+    digest: str
+    revision: int = None
+    status: str = None
+    changes: object = None     # compare.PlanChanges against the deployed plan
+    preview: dict = None       # resource changes (dry run)
+    failures: list = dataclasses.field(default_factory=list)
+    elapsed: float = 0.0
+    messages: list = dataclasses.field(default_factory=list)
+
+    def as_dict(self):
+        out = dataclasses.asdict(self)
+        out['changes'] = self.changes.as_dict() if self.changes is not None else None
+        return out
+
+
+class Reporter:
+    """Where deploy reports what it does; the CLI prints, tests collect."""
+
+    def info(self, message):
+        pass
+
+    def event(self, event):
+        pass
+
+    def progress(self, done, total, elapsed):
+        pass
+
+    def confirm(self, question):
+        """Ask the user; None when nobody can be asked (not a terminal)."""
+        return None
+
+
+IN_PROGRESS = '_IN_PROGRESS'
+
+
+def _status(stack):
+    return (stack or {}).get('stack_status') or ''
+
+
+def _validate_tags(tags):
+    for tag in tags:
+        if ',' in tag or not tag or len(tag) > store_mod.MAX_TAG:
+            raise errors.UsageError(
+                'tag %r is not valid: Heat tags are 1-%d characters without commas'
+                % (tag, store_mod.MAX_TAG))
+        if tag.startswith(store_mod.OWN_TAG_PREFIXES) or tag == store_mod.RECORD_TAG:
+            raise errors.UsageError('tag %r uses a prefix heatplan reserves (hp-)' % tag)
+
+
+def stack_tags(existing, user_tags, revision, digest):
+    """User tags (kept from the stack, plus new ones) and heatplan's own."""
+    tags = [t for t in existing
+            if not t.startswith(store_mod.OWN_TAG_PREFIXES) and t != store_mod.RECORD_TAG]
+    for tag in user_tags:
+        if tag not in tags:
+            tags.append(tag)
+    tags.append('hp-rev=%d' % revision)
+    tags.append(store_mod.digest_tag(digest))
+    return tags
+
+
+def deployed_manifest(adapter, stack):
+    """The heatplan manifest stored with a live stack, or None."""
+    if stack is None:
+        return None
+    files = adapter.get_files('%s/%s' % (stack['stack_name'], stack['id']))
+    raw = files.get(assemble.MANIFEST_KEY)
+    return json.loads(raw) if raw else None
+
+
+def _describe_change(item):
+    name = item.get('resource_name', '?')
+    rtype = item.get('resource_type', '')
+    parent = item.get('stack_name') or ''
+    path = '%s/%s' % (parent, name) if parent else name
+    return '%s (%s)' % (path, rtype) if rtype else path
+
+
+def _flatten_preview(changes):
+    out = {}
+    for kind in ('added', 'deleted', 'replaced', 'updated', 'unchanged'):
+        out[kind] = [_describe_change(i) for i in (changes or {}).get(kind, []) or []]
+    return out
+
+
+def check_locks(st, records, stack, opts, reporter):
+    """Refuse while another deploy holds ``opts.stack``; settle what is certain."""
+    pending = [r for r in records if r.status == store_mod.PENDING]
+    if pending and not opts.supersede:
+        rec = pending[-1]
+        if IN_PROGRESS in _status(stack):
+            raise st.locked_error(opts.stack, rec.revision, rec)
+        held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+        if held == str(rec.revision):
+            # The stack carries this revision and is no longer in progress:
+            # its outcome is certain, settle it and go on.
+            settle(st, records, rec, stack)
+            reporter.info('settled revision %d of %s as %s'
+                          % (rec.revision, opts.stack, rec.status))
+        else:
+            raise errors.RefusedError(
+                'revision %d of %s is pending but the stack is not being updated '
+                '(a deploy died before or while sending its plan)'
+                % (rec.revision, opts.stack),
+                hint='run "heatplan recover %s" to settle it' % opts.stack)
+    if IN_PROGRESS in _status(stack) and not opts.supersede:
+        raise errors.RefusedError(
+            'stack %s is %s: an operation is running and Heat would silently '
+            'supersede it' % (opts.stack, _status(stack)),
+            hint='wait for it to finish, or pass --supersede to deploy anyway')
+
+
+def settle(st, records, record, stack):
+    """Set a pending record's status from the stack's real state."""
+    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    status = _status(stack)
+    if held == str(record.revision) and status.endswith('_COMPLETE') and \
+            not status.startswith('DELETE'):
+        for other in records:
+            if other.status == store_mod.DEPLOYED and other.revision != record.revision:
+                st.set_status(other, store_mod.SUPERSEDED)
+        st.set_status(record, store_mod.DEPLOYED)
+    else:
+        st.set_status(record, store_mod.FAILED)
+    return record.status
+
+
+def deploy(adapter, plan, opts, reporter=None):
+    reporter = reporter or Reporter()
+    started = time.monotonic()
+    _validate_tags(opts.tags)
+    st = store_mod.Store(adapter)
+    stack = adapter.get_stack(opts.stack)
+    if stack is not None and _status(stack) == 'DELETE_COMPLETE':
+        stack = None
+    records = st.records(opts.stack)
+    check_locks(st, records, stack, opts, reporter)
+    records = st.records(opts.stack)
+    deployed = [r for r in records if r.status == store_mod.DEPLOYED]
+    current = deployed[-1] if deployed else None
+    if opts.expect_revision is not None:
+        have = current.revision if current else 0
+        if have != opts.expect_revision:
+            raise errors.RefusedError(
+                'stack %s is at revision %s, not %d as expected'
+                % (opts.stack, have if current else 'none (never deployed)',
+                   opts.expect_revision),
+                hint='review "heatplan history %s" and deploy again' % opts.stack)
+    old_manifest = deployed_manifest(adapter, stack)
+    changes = compare.compare_manifests(old_manifest, plan.manifest)
+    result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
+    held_digest = store_mod.tag_value(store_mod.tags_of(stack), store_mod.STACK_DIGEST_TAG) \
+        if stack else None
+    if stack is not None and not opts.force and not opts.dry_run and \
+            held_digest == plan.digest.split(':', 1)[1] and \
+            _status(stack).endswith('_COMPLETE'):
+        result.revision = current.revision if current else None
+        result.status = _status(stack)
+        return result
+
+    body = plan.body
+    next_rev = (records[-1].revision if records else 0) + 1
+    tags = stack_tags(store_mod.tags_of(stack) if stack else [], opts.tags, next_rev,
+                      plan.digest)
+
+    if opts.dry_run:
+        adapter.validate(body)
+        if stack is None:
+            preview = adapter.preview_create(opts.stack, body,
+                                             disable_rollback=opts.disable_rollback)
+            resources = preview.get('resources', []) if isinstance(preview, dict) else []
+            result.preview = {'added': [_describe_change(r) for r in _flat(resources)]}
+        else:
+            ident = '%s/%s' % (stack['stack_name'], stack['id'])
+            result.preview = _flatten_preview(adapter.preview_update(
+                ident, body, tags=tags, disable_rollback=opts.disable_rollback,
+                show_nested=True))
+        result.outcome = 'dry-run'
+        return result
+
+    if stack is not None:
+        ident = '%s/%s' % (stack['stack_name'], stack['id'])
+        preview = _flatten_preview(adapter.preview_update(
+            ident, body, tags=tags, disable_rollback=opts.disable_rollback,
+            show_nested=True))
+        result.preview = preview
+        _destruction_guard(preview, opts, reporter)
+
+    record = st.create_pending(opts.stack, next_rev, body, plan.digest,
+                               dict(opts.meta, action=opts.action,
+                                    changes=changes.as_dict()))
+    result.revision = next_rev
+    try:
+        if stack is None:
+            created = adapter.create_stack(opts.stack, body, tags=tags,
+                                           timeout_mins=opts.timeout_mins,
+                                           disable_rollback=opts.disable_rollback)
+            ident = '%s/%s' % (opts.stack, created['id'])
+            result.outcome = 'created'
+        else:
+            adapter.update_stack(ident, body, tags=tags, timeout_mins=opts.timeout_mins,
+                                 disable_rollback=opts.disable_rollback)
+            result.outcome = 'updated'
+    except errors.HeatRejected:
+        # Heat answered with an error: nothing was applied.
+        st.set_status(record, store_mod.FAILED)
+        raise
+    except errors.ConnectionFailed as exc:
+        raise _after_fault(adapter, st, record, opts, exc)
+    reporter.info('%s %s: revision %d, %s' % (
+        'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
+        plan.digest))
+    if not opts.wait:
+        result.status = _status(adapter.get_stack(ident))
+        result.outcome = 'accepted'
+        result.elapsed = time.monotonic() - started
+        return result
+    status = wait(adapter, ident, opts, reporter, started)
+    result.status = status
+    result.elapsed = time.monotonic() - started
+    records = st.records(opts.stack)
+    settle(st, records, record, adapter.get_stack(ident))
+    if record.status != store_mod.DEPLOYED:
+        result.failures = failures(adapter, ident)
+        result.outcome = 'failed'
+        return result
+    prune(st, opts.stack, opts.history_max)
+    return result
+
+
+def _flat(resources):
+    for item in resources or []:
+        if isinstance(item, list):
+            yield from _flat(item)
+        else:
+            yield item
+
+
+def _destruction_guard(preview, opts, reporter):
+    problems = []
+    if preview['replaced'] and not opts.allow_replace:
+        problems.append(('replaced', preview['replaced'], '--allow-replace'))
+    if preview['deleted'] and not opts.allow_delete:
+        problems.append(('deleted', preview['deleted'], '--allow-delete'))
+    if not problems:
+        return
+    lines = []
+    for kind, names, _flag in problems:
+        lines.append('%d resource(s) would be %s:' % (len(names), kind))
+        lines.extend('  %s' % n for n in names)
+    text = '\n'.join(lines)
+    if opts.yes:
+        reporter.info(text + '\n(--yes given: going ahead)')
+        return
+    answer = reporter.confirm(text + '\nGo ahead?')
+    if answer:
+        return
+    flags = ' and '.join(f for _k, _n, f in problems)
+    raise errors.RefusedError(
+        'the update would destroy resources:\n' + text,
+        hint='pass %s (or --yes) if that is what you want' % flags)
+
+
+def _after_fault(adapter, st, record, opts, exc):
+    """The create/update call failed in transit: find out whether Heat took it."""
+    try:
+        stack = adapter.get_stack(opts.stack)
+    except errors.HeatplanError:
+        return errors.ConnectionFailed(
+            '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
+            'check' % exc.message,
+            hint='when Heat is back, run "heatplan recover %s"' % opts.stack)
+    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    if held == str(record.revision):
+        return errors.ConnectionFailed(
+            '%s\nHeat accepted the plan (the stack carries revision %d) and is applying it'
+            % (exc.message, record.revision),
+            hint='follow it with "openstack stack show %s"; then run "heatplan recover %s"'
+            % (opts.stack, opts.stack))
+    st.set_status(record, store_mod.FAILED)
+    return errors.ConnectionFailed(
+        '%s\nHeat did not take the plan: the stack is unchanged' % exc.message,
+        hint='deploy again when the connection is back')
+
+
+def wait(adapter, ident, opts, reporter, started):
+    from heatplan import progress
+
+    timeout = opts.wait_timeout
+    if timeout is None:
+        timeout = (opts.timeout_mins or 60) * 60 + 60
+    watcher = progress.EventWatcher(adapter, ident, reporter, started)
+    watcher.prime()
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        stack = adapter.get_stack(ident)
+        watcher.poll()
+        status = _status(stack)
+        if stack is None:
+            return 'DELETE_COMPLETE'
+        if status.endswith(('_COMPLETE', '_FAILED')):
+            watcher.poll()
+            return status
+        if time.monotonic() > deadline:
+            raise errors.DeployTimedOut(
+                'stack %s still %s after %d s' % (opts.stack, status, timeout),
+                hint='the deploy goes on in Heat; when it ends run "heatplan recover %s"'
+                % opts.stack)
+        time.sleep(delay)
+        delay = min(opts.poll, delay * 1.5)
+
+
+def failures(adapter, ident):
+    """Failed resources, deepest first, with their status reasons."""
+    try:
+        resources = adapter.list_resources(ident, nested_depth=5)
+    except errors.HeatplanError:
+        return []
+    failed = [r for r in resources if (r.get('resource_status') or '').endswith('FAILED')]
+
+    # A nested stack's name extends its parent's: longer name, deeper stack.
+    failed.sort(key=lambda r: -len(r.get('stack_name') or ''))
+    return [{'resource': r.get('resource_name'), 'type': r.get('resource_type'),
+             'stack': r.get('stack_name', ''), 'status': r.get('resource_status'),
+             'reason': r.get('resource_status_reason')} for r in failed]
+
+
+def prune(st, stack_name, history_max):
+    """Delete the oldest records past ``history_max``; never the deployed one."""
+    if not history_max or history_max < 1:
+        return []
+    records = st.records(stack_name)
+    deployed = [r for r in records if r.status == store_mod.DEPLOYED]
+    keep_id = deployed[-1].id if deployed else None
+    excess = len(records) - history_max
+    removed = []
+    for rec in records:
+        if excess <= 0:
+            break
+        if rec.id == keep_id or rec.status == store_mod.PENDING:
+            continue
+        st.delete(rec)
+        removed.append(rec.revision)
+        excess -= 1
+    return removed

@@ -1,0 +1,346 @@
+"""History actions: list, show, export, diff, rollback, recover, delete."""
+
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+
+import yaml
+
+from heatplan import assemble
+from heatplan import compare
+from heatplan import definition as definition_mod
+from heatplan import deploy as deploy_mod
+from heatplan import errors
+from heatplan import output
+from heatplan import package as package_mod
+from heatplan import store as store_mod
+
+
+def _stack_or_fail(adapter, stack_name):
+    stack = adapter.get_stack(stack_name)
+    if stack is None or stack.get('stack_status') == 'DELETE_COMPLETE':
+        return None
+    return stack
+
+
+def history(adapter, stack_name):
+    """Rows of revision, status, digest, time, by, action, summary (oldest first)."""
+    st = store_mod.Store(adapter)
+    records = st.records(stack_name)
+    if not records:
+        if _stack_or_fail(adapter, stack_name) is None:
+            raise errors.HeatplanError(
+                'no stack %s and no heatplan history for it' % stack_name,
+                hint='check the name with "openstack stack list"')
+    rows = []
+    previous = None
+    for rec in records:
+        files = st.files(rec)
+        meta = st.meta(rec, files)
+        manifest = _manifest(files)
+        changes = compare.compare_manifests(previous, manifest) if manifest else None
+        rows.append({
+            'revision': rec.revision,
+            'status': rec.status,
+            'digest': rec.digest,
+            'created': meta.get('created_at') or rec.created,
+            'by': meta.get('by') or rec.by,
+            'action': meta.get('action', 'deploy'),
+            'changes': changes.summary() if changes else '',
+        })
+        previous = manifest
+    return rows
+
+
+def _manifest(files):
+    raw = files.get(assemble.MANIFEST_KEY)
+    return json.loads(raw) if raw else None
+
+
+def load_revision(adapter, stack_name, revision=None):
+    """(files map, manifest, record or None) of a revision; None = what the stack runs.
+
+    Reads one stored record: one consistent snapshot.
+    """
+    st = store_mod.Store(adapter)
+    if revision is None:
+        stack = _stack_or_fail(adapter, stack_name)
+        if stack is None:
+            raise errors.HeatplanError(
+                'no stack %s' % stack_name,
+                hint='name a revision with --revision (see "heatplan history %s")'
+                % stack_name)
+        files = adapter.get_files('%s/%s' % (stack['stack_name'], stack['id']))
+        held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=')
+        rec = None
+        if held and held.isdigit():
+            rec = next((r for r in st.records(stack_name) if r.revision == int(held)), None)
+        return files, _manifest(files), rec
+    rec = st.get(stack_name, revision)
+    files = st.files(rec)
+    files.pop(store_mod.RECORD_FILE, None)
+    return files, _manifest(files), rec
+
+
+def _need_manifest(manifest, stack_name):
+    if manifest is None:
+        raise errors.HeatplanError(
+            'stack %s was not deployed by heatplan (no %s in its files)'
+            % (stack_name, assemble.MANIFEST_KEY),
+            hint='deploy it once with "heatplan deploy" to start its history')
+    return manifest
+
+
+def show(adapter, stack_name, revision=None):
+    files, manifest, rec = load_revision(adapter, stack_name, revision)
+    manifest = _need_manifest(manifest, stack_name)
+    return {
+        'stack': stack_name,
+        'revision': rec.revision if rec else None,
+        'status': rec.status if rec else None,
+        'digest': manifest['digest'],
+        'root': manifest['root'],
+        'environments': manifest['environments'],
+        'parameters': manifest['parameters'],
+        'hidden_parameters': manifest.get('hidden_parameters', []),
+        'files': sorted(manifest['files']),
+        'file_count': len(manifest['files']),
+    }
+
+
+def original_files(files, manifest):
+    return assemble.restore_files(files, manifest)
+
+
+def _self_described(manifest):
+    return manifest.get('origin') in (definition_mod.MANIFEST_NAME,
+                                      definition_mod.TRIPLEO_PLAN_ENV)
+
+
+def _self_described_params(original, manifest):
+    """Parameter values written in the plan's own stored heatplan.yaml."""
+    if manifest.get('origin') != definition_mod.MANIFEST_NAME:
+        return {}
+    raw = original.get(definition_mod.MANIFEST_NAME)
+    if raw is None:
+        return {}
+    data = yaml.safe_load(raw) or {}
+    params = data.get('parameters') if isinstance(data, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
+def export_tree(files, manifest):
+    """``{path: bytes}`` of the plan's original files plus a heatplan.yaml."""
+    out = dict(original_files(files, manifest))
+    hidden = set(manifest.get('hidden_parameters', [])) - set(_self_described_params(out,
+                                                                                   manifest))
+    param_files = manifest.get('parameter_files', {})
+    if _self_described(manifest):
+        # The plan described itself: its own file is stored, byte for byte.
+        for name, key in param_files.items():
+            if name not in hidden:
+                out[key] = manifest['parameters'][name].encode('utf-8')
+        return out, sorted(hidden)
+    out.pop(definition_mod.MANIFEST_NAME, None)
+    generated = manifest.get('generated', {})
+    envs = [e for e in manifest['environments'] if e not in generated]
+    doc = {'template': manifest['root']}
+    if envs:
+        doc['environments'] = envs
+    plan_env = [g['from'] for g in generated.values()]
+    if plan_env:
+        doc['plan_environment'] = plan_env[0]
+    params = {k: v for k, v in manifest['parameters'].items()
+              if k not in hidden and k not in param_files}
+    if params:
+        doc['parameters'] = params
+    if param_files:
+        doc['parameter_files'] = dict(param_files)
+        for name, key in param_files.items():
+            if name not in hidden:
+                out[key] = manifest['parameters'][name].encode('utf-8')
+    text = '# written by "heatplan export"\n'
+    if hidden:
+        text += ('# hidden parameters are not stored by heatplan; supply them again:\n'
+                 + ''.join('#   --parameter %s=...\n' % k for k in sorted(hidden)))
+    text += yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
+    out[definition_mod.MANIFEST_NAME] = text.encode('utf-8')
+    return out, sorted(hidden)
+
+
+def write_tree(tree, out, force=False):
+    """Write ``{path: bytes}`` to directory ``out`` or a .tar.gz, atomically."""
+    for path in tree:
+        if assemble.source_mod.normalize_key(path) != path:
+            raise errors.ConfinementError('refusing to write %r: not a plain relative path'
+                                          % path)
+    if out.endswith(('.tar.gz', '.tgz')):
+        if os.path.exists(out) and not force:
+            raise errors.OutputError('%s exists' % out, hint='pass --force to replace it')
+        buf = io.BytesIO()
+        import gzip
+
+        with gzip.GzipFile(filename='', mode='wb', fileobj=buf, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode='w', format=tarfile.PAX_FORMAT) as tar:
+                for key, data in sorted(tree.items()):
+                    info = tarfile.TarInfo(key)
+                    info.size = len(data)
+                    info.mode = 0o644
+                    info.mtime = package_mod.FIXED_MTIME
+                    tar.addfile(info, io.BytesIO(data))
+        output.atomic_write(out, buf.getvalue())
+        return
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise errors.OutputError('%s exists and is not a directory' % out)
+        if os.listdir(out) and not force:
+            raise errors.OutputError('%s is not empty' % out,
+                                     hint='pass --force to replace its contents')
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise errors.OutputError('%s: directory %s does not exist' % (out, parent))
+    try:
+        tmp = tempfile.mkdtemp(prefix='.heatplan-export-', dir=parent)
+    except OSError as exc:
+        raise errors.OutputError('%s: cannot write: %s' % (out, exc.strerror))
+    try:
+        for key, data in tree.items():
+            path = os.path.join(tmp, *key.split('/'))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'wb') as f:
+                f.write(data)
+        os.chmod(tmp, 0o755)
+        if os.path.exists(out):
+            old = tempfile.mkdtemp(prefix='.heatplan-old-', dir=parent)
+            os.rmdir(old)
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise errors.OutputError('%s: cannot write: %s' % (out, exc.strerror))
+
+
+def export(adapter, stack_name, out, revision=None, force=False):
+    files, manifest, rec = load_revision(adapter, stack_name, revision)
+    manifest = _need_manifest(manifest, stack_name)
+    tree, hidden = export_tree(files, manifest)
+    write_tree(tree, out, force=force)
+    return {'stack': stack_name, 'revision': rec.revision if rec else None,
+            'digest': manifest['digest'], 'files': len(tree), 'output': out,
+            'hidden_parameters': hidden}
+
+
+def diff_revisions(adapter, stack_name, old, new):
+    """Unified diff lines between two loaded plans ``(files, manifest)``."""
+    old_files, old_manifest = old
+    new_files, new_manifest = new
+    a = original_files(old_files, old_manifest)
+    b = original_files(new_files, new_manifest)
+    lines = compare.unified_diff(a, b)
+    changes = compare.compare_manifests(old_manifest, new_manifest)
+    for name in changes.parameters:
+        lines.append('parameter %s: %s -> %s\n' % (
+            name, json.dumps(old_manifest['parameters'].get(name)),
+            json.dumps(new_manifest['parameters'].get(name))))
+    if changes.environments_changed:
+        lines.append('environments: %s -> %s\n' % (
+            json.dumps(old_manifest['environments']), json.dumps(new_manifest['environments'])))
+    if changes.root_changed:
+        lines.append('root template: %s -> %s\n' % (old_manifest['root'], new_manifest['root']))
+    return lines
+
+
+def plan_from_record(files, manifest, parameters=None):
+    """An assembled plan (for deploy) from a stored files map and manifest."""
+    hidden = set(manifest.get('hidden_parameters', []))
+    params = dict(manifest['parameters'])
+    supplied = {k: v for k, v in _self_described_params(
+        original_files(files, manifest), manifest).items() if k in hidden}
+    supplied.update(parameters or {})
+    missing = sorted(k for k in hidden if k not in supplied)
+    if missing:
+        raise errors.RefusedError(
+            'revision needs the value of hidden parameter(s) %s, which heatplan does '
+            'not store' % ', '.join(missing),
+            hint='pass them again: %s' % ' '.join('--parameter %s=...' % k for k in missing))
+    params.update(supplied)
+    body_files = {k: v for k, v in files.items() if k != store_mod.RECORD_FILE}
+    digest = assemble.compute_digest(
+        manifest['root'], manifest['environments'], params,
+        assemble.digest_files(manifest['files']), manifest.get('generated'))
+    body = {
+        'template': body_files[manifest['root']],
+        'files': body_files,
+        'environment_files': list(manifest['environments']),
+        'parameters': params,
+    }
+    return assemble.Plan(None, {}, {}, manifest, digest, body, [])
+
+
+def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None):
+    st = store_mod.Store(adapter)
+    records = st.records(stack_name)
+    if revision is None:
+        deployed = [r for r in records if r.status in (store_mod.DEPLOYED,
+                                                      store_mod.SUPERSEDED)]
+        current = [r for r in records if r.status == store_mod.DEPLOYED]
+        current_rev = current[-1].revision if current else None
+        earlier = [r for r in deployed if current_rev is None or r.revision < current_rev]
+        if not earlier:
+            raise errors.RefusedError(
+                'stack %s has no earlier successfully deployed revision to roll back to'
+                % stack_name, hint='see "heatplan history %s"' % stack_name)
+        revision = earlier[-1].revision
+    files, manifest, _rec = load_revision(adapter, stack_name, revision)
+    manifest = _need_manifest(manifest, stack_name)
+    plan = plan_from_record(files, manifest, parameters)
+    opts.action = 'rollback'
+    opts.meta = dict(opts.meta, rollback_to=revision)
+    result = deploy_mod.deploy(adapter, plan, opts, reporter)
+    result.messages.append('rolled back to revision %d' % revision)
+    return result
+
+
+def recover(adapter, stack_name):
+    """Settle pending records from the stack's real state; release the lock."""
+    st = store_mod.Store(adapter)
+    records = st.records(stack_name)
+    pending = [r for r in records if r.status == store_mod.PENDING]
+    stack = _stack_or_fail(adapter, stack_name)
+    if stack is not None and deploy_mod.IN_PROGRESS in (stack.get('stack_status') or ''):
+        raise errors.RefusedError(
+            'stack %s is %s: the deploy is still running'
+            % (stack_name, stack['stack_status']),
+            hint='wait for it to finish, then run recover again')
+    settled = []
+    for rec in pending:
+        deploy_mod.settle(st, records, rec, stack)
+        settled.append({'revision': rec.revision, 'status': rec.status})
+    return settled
+
+
+def delete(adapter, stack_name, keep_history=False, wait=True):
+    st = store_mod.Store(adapter)
+    stack = _stack_or_fail(adapter, stack_name)
+    records = st.records(stack_name)
+    if stack is None and (keep_history or not records):
+        raise errors.HeatplanError('no stack %s' % stack_name)
+    status = None
+    if stack is not None:
+        status = adapter.delete_stack('%s/%s' % (stack['stack_name'], stack['id']),
+                                      wait=wait)
+        if wait and status != 'DELETE_COMPLETE':
+            raise errors.DeployFailed('deleting stack %s ended %s' % (stack_name, status))
+    removed = []
+    if not keep_history:
+        for rec in records:
+            st.delete(rec)
+            removed.append(rec.revision)
+    return {'stack': stack_name, 'status': status, 'records_deleted': removed}
