@@ -48,8 +48,9 @@ def compare_manifests(old, new):
     """What changed from manifest ``old`` (may be None) to ``new``."""
     changes = PlanChanges(new_plan=old is None)
     old = old or {'files': {}, 'parameters': {}, 'environments': [], 'root': None}
-    old_files = old.get('files', {})
-    new_files = new.get('files', {})
+    # Definition files (heatplan.yaml ...) are stored for exact export only.
+    old_files = {k: e for k, e in old.get('files', {}).items() if not e.get('definition')}
+    new_files = {k: e for k, e in new.get('files', {}).items() if not e.get('definition')}
     changes.added = sorted(set(new_files) - set(old_files))
     changes.removed = sorted(set(old_files) - set(new_files))
     changes.changed = sorted(k for k in set(old_files) & set(new_files)

@@ -38,11 +38,15 @@ class CliReporter(deploy_mod.Reporter):
         if self.quiet:
             return
         status = ev.get('resource_status') or ''
-        if not (status.endswith('_FAILED') or not self.tty):
-            return
-        self._clear_bar()
         where = ev.get('stack_name') or ''
         name = ev.get('resource_name') or ''
+        if name == where and not status.endswith('_FAILED'):
+            return  # a (nested) stack's own event; its resources tell the story
+        if not status.endswith(('_FAILED', '_COMPLETE')):
+            return
+        if self.tty and not status.endswith('_FAILED'):
+            return
+        self._clear_bar()
         reason = ev.get('resource_status_reason') or ''
         self.stream.write('  %s %s %s%s\n' % (
             ev.get('event_time', ''), '%s/%s' % (where, name) if where else name, status,
