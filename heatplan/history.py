@@ -229,7 +229,17 @@ def write_tree(tree, out, force=False):
 
 def export(adapter, stack_name, out, revision=None, force=False):
     files, manifest, rec = load_revision(adapter, stack_name, revision)
-    manifest = _need_manifest(manifest, stack_name)
+    if manifest is None:
+        # A stack heatplan did not deploy (e.g. "openstack stack create").
+        from heatplan import foreign
+
+        stack = adapter.get_stack(stack_name)
+        ident = '%s/%s' % (stack['stack_name'], stack['id'])
+        tree, hidden = foreign.import_stack(adapter.get_template(ident), files,
+                                            adapter.get_environment(ident))
+        write_tree(tree, out, force=force)
+        return {'stack': stack_name, 'revision': None, 'digest': None,
+                'files': len(tree), 'output': out, 'hidden_parameters': hidden}
     tree, hidden = export_tree(files, manifest)
     write_tree(tree, out, force=force)
     return {'stack': stack_name, 'revision': rec.revision if rec else None,
