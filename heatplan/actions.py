@@ -14,6 +14,7 @@ from heatplan import errors
 from heatplan import lint as lint_mod
 from heatplan import output
 from heatplan import package as package_mod
+from heatplan import secrets
 from heatplan import source as source_mod
 
 
@@ -80,3 +81,14 @@ def package(opts, out):
     src, plan = build_plan(opts)
     output.atomic_write(out, package_mod.package_bytes(plan, src))
     return plan
+
+
+def masked(plan):
+    """A copy of ``plan`` whose body shows hidden parameter values as ******."""
+    hidden = plan.manifest.get('hidden_parameters', [])
+    if not hidden:
+        return plan
+    body = dict(plan.body)
+    body['parameters'] = {k: (secrets.MASK if k in hidden else v)
+                          for k, v in plan.body['parameters'].items()}
+    return dataclasses.replace(plan, body=body)

@@ -21,6 +21,7 @@ import yaml
 from heatplan import definition as definition_mod
 from heatplan import diagnostics as diag
 from heatplan import errors
+from heatplan import secrets
 from heatplan import source as source_mod
 from heatplan import yamlnodes as yn
 
@@ -524,6 +525,11 @@ def _canonical_json(data):
     return json.dumps(data, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
 
 
+def digest_parameters(params, fingerprints):
+    """Parameters as the digest sees them: hidden values by fingerprint only."""
+    return {k: fingerprints.get(k, v) for k, v in params.items()}
+
+
 def digest_files(entries):
     """``{key: sha256}`` of the files the digest covers (not definition files)."""
     return {k: e['sha256'] for k, e in entries.items() if not e.get('definition')}
@@ -602,16 +608,21 @@ def build(an, parameter_values=None, hidden=None):
                 'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
             envs.append(d.generated_key)
     root_pf = an.files[d.template]
-    hidden = set(hidden or ()) | root_pf.hidden
-    digest = compute_digest(d.template, envs, params, digest_files(entries), generated)
+    hidden = {k for k in set(hidden or ()) | root_pf.hidden if k in params}
+    for name in hidden:
+        secrets.register(params[name])
+    fingerprints = {k: secrets.fingerprint(k, params[k]) for k in sorted(hidden)}
+    digest = compute_digest(d.template, envs, digest_parameters(params, fingerprints),
+                            digest_files(entries), generated)
     manifest = {
         'heatplan_manifest': MANIFEST_FORMAT,
         'digest': digest,
         'root': d.template,
         'environments': envs,
         'generated': generated,
-        'parameters': {k: ('******' if k in hidden else v) for k, v in params.items()},
-        'hidden_parameters': sorted(k for k in params if k in hidden),
+        'parameters': {k: (secrets.MASK if k in hidden else v) for k, v in params.items()},
+        'hidden_parameters': sorted(hidden),
+        'hidden_fingerprints': fingerprints,
         'parameter_files': dict(d.parameter_files),
         'origin': d.origin,
         'files': entries,

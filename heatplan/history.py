@@ -16,6 +16,7 @@ from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import output
 from heatplan import package as package_mod
+from heatplan import secrets
 from heatplan import store as store_mod
 
 
@@ -281,10 +282,22 @@ def plan_from_record(files, manifest, parameters=None):
             'not store' % ', '.join(missing),
             hint='pass them again: %s' % ' '.join('--parameter %s=...' % k for k in missing))
     params.update(supplied)
+    fingerprints = {}
+    for name in hidden:
+        secrets.register(params[name])
+        fingerprints[name] = secrets.fingerprint(name, params[name])
     body_files = {k: v for k, v in files.items() if k != store_mod.RECORD_FILE}
     digest = assemble.compute_digest(
-        manifest['root'], manifest['environments'], params,
+        manifest['root'], manifest['environments'],
+        assemble.digest_parameters(params, fingerprints),
         assemble.digest_files(manifest['files']), manifest.get('generated'))
+    recorded = manifest.get('hidden_fingerprints', {})
+    changed = sorted(k for k in hidden if k in recorded and recorded[k] != fingerprints[k])
+    if changed:
+        raise errors.RefusedError(
+            'the value given for hidden parameter(s) %s differs from the one revision '
+            'was deployed with' % ', '.join(changed),
+            hint='pass the same value(s) to redeploy that revision exactly')
     body = {
         'template': body_files[manifest['root']],
         'files': body_files,

@@ -79,11 +79,16 @@ class Build(base.Command):
                             help='write to FILE (atomically) instead of stdout')
         parser.add_argument('--body-only', action='store_true',
                             help='write only the request body, without the digest wrapper')
+        parser.add_argument('--show-secrets', action='store_true',
+                            help='write the values of hidden parameters (masked as ****** '
+                                 'by default)')
         return parser
 
     def take_action(self, parsed_args):
         opts = plan_options(parsed_args)
         _src, plan = actions.build_plan(opts)
+        if not parsed_args.show_secrets:
+            plan = actions.masked(plan)
         text = plan.body_json() if parsed_args.body_only else actions.document(plan)
         if parsed_args.output:
             from heatplan import output

@@ -1,0 +1,78 @@
+"""Secrets: values of ``hidden: true`` parameters given on the command line.
+
+They are sent to Heat (which masks them itself) and nowhere else:
+
+* manifests and revision records hold ``******`` and a slow keyed hash
+  (scrypt, salted with the parameter's name), enough to tell that a value
+  changed without making a weak password cheap to guess;
+* the plan digest covers that hash, not the value (digests are public tags);
+* a logging filter replaces every registered secret in every log record
+  (``--debug`` included: keystoneauth logs request bodies at debug level).
+"""
+
+import hashlib
+import logging
+import threading
+
+MASK = '******'
+_lock = threading.Lock()
+_secrets = set()
+
+
+def fingerprint(name, value):
+    """A slow keyed hash of a hidden parameter's value (hex)."""
+    data = value if isinstance(value, str) else repr(value)
+    digest = hashlib.scrypt(data.encode('utf-8'), salt=('heatplan:param:%s' % name).encode(),
+                            n=2 ** 14, r=8, p=1, dklen=16)
+    return 'scrypt:' + digest.hex()
+
+
+def register(value):
+    """Remember a secret so that log records never show it."""
+    if value is None:
+        return
+    text = value if isinstance(value, str) else str(value)
+    if len(text) < 4:  # masking tiny strings would shred every log line
+        return
+    with _lock:
+        _secrets.add(text)
+    install_filter()
+
+
+def redact(text):
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record):
+        if not _secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record: leave it to logging's own handling
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        if record.exc_info and record.exc_text is None and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_filter():
+    """Put the filter on every handler of the root logger (idempotent)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
