@@ -344,7 +344,7 @@ def analyze(src, definition):
 
     def want(key, kind, ref=None):
         pf = an.files.get(key)
-        if pf is not None and kind != 'get_file':
+        if pf is not None:
             if kind == 'template' and pf.kind == 'file':
                 # read as a plain (get_file) file first, now needed as a template
                 pf.kind = 'template'
@@ -377,9 +377,9 @@ def analyze(src, definition):
         want(env, 'environment')
     if definition.plan_environment:
         want(definition.plan_environment, 'definition')
-    if definition.origin == definition_mod.MANIFEST_NAME:
+    if definition.origin in (definition_mod.MANIFEST_NAME, definition_mod.TRIPLEO_PLAN_ENV):
         # Stored so an export reproduces it byte for byte; not in the digest.
-        want(definition_mod.MANIFEST_NAME, 'definition')
+        want(definition.origin, 'definition')
     for name, key in definition.parameter_files.items():
         if not src.exists(key):
             an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
@@ -507,13 +507,26 @@ def restore(text, edits):
     return ''.join(out)
 
 
+def scalar_span(text, node):
+    """``(start, end)`` of a scalar's own text: past any ``&anchor`` or ``!tag``."""
+    # libyaml does not count a leading byte order mark in its positions.
+    shift = 1 if text.startswith('\ufeff') else 0
+    start, end = node.start_mark.index + shift, node.end_mark.index + shift
+    while start < end and text[start] in '&!':
+        while start < end and not text[start].isspace():
+            start += 1
+        while start < end and text[start].isspace():
+            start += 1
+    return start, end
+
+
 def _file_rewrites(pf):
     reps = {}
     for ref in pf.refs:
         if ref.target is None or ref.target == ref.value:
             continue
         node = ref.node
-        start, end = node.start_mark.index, node.end_mark.index
+        start, end = scalar_span(pf.text, node)
         if start in reps:
             continue
         original = pf.text[start:end]
@@ -565,13 +578,18 @@ def _generated_env(an):
     if problem is not None:
         an.add(problem)
         return None
-    loader = yn.Loader('')
     try:
-        data = loader.construct_document(yn.get(node, 'parameter_defaults'))
-    finally:
-        loader.dispose()
-    return yaml.safe_dump({'parameter_defaults': data or {}}, default_flow_style=False,
-                          sort_keys=True)
+        data = definition_mod.node_data(yn.get(node, 'parameter_defaults'), pf.key)
+        return yaml.dump({'parameter_defaults': data or {}}, Dumper=_NoAliasDumper,
+                         default_flow_style=False, sort_keys=True)
+    except errors.PlanError as exc:
+        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR, exc.message, 'definition'))
+        return None
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data):
+        return True
 
 
 def build(an, parameter_values=None, hidden=None):
@@ -611,6 +629,11 @@ def build(an, parameter_values=None, hidden=None):
     hidden = {k for k in set(hidden or ()) | root_pf.hidden if k in params}
     for name in hidden:
         secrets.register(params[name])
+    if d.origin == definition_mod.MANIFEST_NAME and hidden & set(d.parameters):
+        # heatplan.yaml holds a hidden value: keep it out of Heat (export will
+        # write a heatplan.yaml without it and ask for the value).
+        entries.pop(definition_mod.MANIFEST_NAME, None)
+        texts.pop(definition_mod.MANIFEST_NAME, None)
     fingerprints = {k: secrets.fingerprint(k, params[k]) for k in sorted(hidden)}
     digest = compute_digest(d.template, envs, digest_parameters(params, fingerprints),
                             digest_files(entries), generated)

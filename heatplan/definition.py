@@ -101,12 +101,47 @@ def _read_yaml_file(src, key):
     return node
 
 
-def _node_data(node):
-    """Plain data for a (small) node: parameter values in manifests."""
+#: Limits on parameter data in definition files (heatplan.yaml, plan-environment.yaml).
+MAX_DATA_NODES = 100000
+MAX_DATA_DEPTH = 100
+TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp'
 
+
+def node_data(node, key):
+    """Plain data for parameter values in a definition file.
+
+    Refuses alias bombs and absurd nesting; timestamps stay strings (as Heat
+    reads them: ``2021-04-16`` is a string to Heat, never a date).
+    """
+    if node is None:
+        return None
+    size = yn.alias_expansion(node, MAX_DATA_NODES)
+    if size < 0 or size > MAX_DATA_NODES:
+        raise _err(key, node, 'parameter data expands to more than %d nodes (a YAML alias '
+                   'bomb?) or has a recursive alias' % MAX_DATA_NODES)
+    stack = [(node, 1)]
+    seen = set()
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_DATA_DEPTH:
+            raise _err(key, n, 'parameter data nested deeper than %d levels' % MAX_DATA_DEPTH)
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if isinstance(n, yn.ScalarNode):
+            if n.tag == TIMESTAMP_TAG:
+                n.tag = yn.STR_TAG
+        elif isinstance(n, yn.SequenceNode):
+            stack.extend((c, depth + 1) for c in n.value)
+        elif isinstance(n, yn.MappingNode):
+            for k, v in n.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
     loader = yn.Loader('')
     try:
         return loader.construct_document(node)
+    except Exception as exc:  # constructor errors: unhashable keys, bad values...
+        raise _err(key, node, 'cannot read parameter data: %s' % exc)
     finally:
         loader.dispose()
 
@@ -141,7 +176,7 @@ def _load_heatplan_yaml(src, key, d):
         elif name == 'parameters':
             if not isinstance(value, yn.MappingNode):
                 raise _err(key, value, 'parameters must be a mapping of name: value')
-            d.parameters = _node_data(value)
+            d.parameters = node_data(value, key)
         elif name == 'parameter_files':
             if not isinstance(value, yn.MappingNode):
                 raise _err(key, value, 'parameter_files must be a mapping of name: path')

@@ -117,8 +117,9 @@ def original_files(files, manifest):
 
 
 def _self_described(manifest):
-    return manifest.get('origin') in (definition_mod.MANIFEST_NAME,
-                                      definition_mod.TRIPLEO_PLAN_ENV)
+    origin = manifest.get('origin')
+    return origin in (definition_mod.MANIFEST_NAME, definition_mod.TRIPLEO_PLAN_ENV) and \
+        origin in manifest.get('files', {})
 
 
 def _self_described_params(original, manifest):

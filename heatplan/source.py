@@ -21,6 +21,7 @@ import stat
 import tarfile
 import urllib.parse
 import zipfile
+import zlib
 
 from heatplan import errors
 
@@ -92,6 +93,7 @@ class PlanSource:
         self.limits = limits or Limits()
         self._files_read = 0
         self._bytes_read = 0
+        self._cache = {}
 
     # -- to implement ----------------------------------------------------
     def _read(self, key):
@@ -112,7 +114,11 @@ class PlanSource:
         if normalize_key(key) != key:
             raise errors.ConfinementError(
                 '%r is not a path inside the plan root' % key)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         data = self._read(key)
+        self._cache[key] = data
         self._files_read += 1
         self._bytes_read += len(data)
         if self._files_read > self.limits.max_files:
@@ -283,7 +289,7 @@ class ArchiveSource(PlanSource):
                         '%s expands more than %d times its size (an archive bomb?)'
                         % (self.label, self.limits.max_expansion_ratio),
                         hint='raise --max-expansion-ratio if this archive is genuine')
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        except (OSError, EOFError, lzma.LZMAError, ValueError, zlib.error) as exc:
             raise errors.SourceError(
                 '%s: truncated or corrupt compressed archive: %s' % (self.label, exc))
         return out.getvalue()
@@ -373,7 +379,16 @@ class ArchiveSource(PlanSource):
                         raise errors.ConfinementError(
                             '%s: hard link %r -> %r points outside the archive root '
                             '(or to no earlier member)' % (self.label, info.name, info.linkname))
-                    self._add(info.name, 'file', data=self._members[link].data)
+                    target = self._members[link]
+                    if target.kind == 'file':
+                        self._add(info.name, 'file', data=target.data)
+                    elif target.kind == 'symlink':
+                        self._members[normalize_key(info.name.lstrip('/')) or info.name] = \
+                            _Member(info.name, 'symlink', target=target.target)
+                    else:
+                        raise errors.SourceError(
+                            '%s: hard link %r points to the directory %r; refusing the archive'
+                            % (self.label, info.name, info.linkname))
                 elif info.ischr() or info.isblk() or info.isfifo():
                     raise errors.SourceError(
                         '%s: member %r is a %s; refusing the archive'
@@ -432,7 +447,7 @@ class ArchiveSource(PlanSource):
                         % (self.label, info.filename))
                 else:
                     self._add(info.filename, 'file', data=content)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
             raise errors.SourceError(
                 '%s: truncated or corrupt zip archive: %s' % (self.label, exc))
 

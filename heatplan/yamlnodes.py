@@ -32,7 +32,8 @@ def compose(text, path):
         if exc.context:
             problem = '%s %s' % (exc.context, problem)
         message = 'YAML syntax error: %s' % problem
-        if '\t' in problem or "'\\t'" in problem:
+        if mark is not None and 0 <= mark.index < len(text) and (
+                text[mark.index] == '\t' or '\t' in problem or "'\\t'" in problem):
             message += ' (YAML forbids tabs for indentation; use spaces)'
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0

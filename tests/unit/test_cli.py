@@ -1,0 +1,312 @@
+"""The heatplan command line, through heatplan.cli.app.main()."""
+
+import json
+import logging
+import os
+
+import pytest
+
+from heatplan import actions
+from heatplan import errors
+from heatplan.cli import app
+from tests.unit.conftest import HOT
+from tests.unit.conftest import build
+from tests.unit.conftest import template
+
+NESTED = template(resources='  n:\n    type: OS::Heat::None\n')
+PLAN = {
+    'heatplan.yaml': 'template: root.yaml\nenvironments: [env.yaml]\nparameters:\n  name: cli\n',
+    'root.yaml': template(parameters='  name: {type: string}\n',
+                          resources='  n:\n    type: ./lib/n.yaml\n'),
+    'lib/n.yaml': NESTED,
+    'env.yaml': 'parameter_defaults:\n  name: env\n',
+}
+BROKEN = {
+    'root.yaml': template(resources='  a:\n    type: gone.yaml\n  b:\n    type: x.yml\n'),
+}
+WARNS = {
+    'root.yaml': template(resources='  a:\n    type: https://example.com/x.yaml\n'),
+}
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """cliff adds a console handler per run; drop them so streams do not leak."""
+    root = logging.getLogger('')
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def run(argv, capsys):
+    """Run the CLI; return (exit code, stdout, stderr)."""
+    try:
+        rc = app.main(argv)
+    except SystemExit as exc:   # argparse usage errors and --help
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert 'Traceback' not in err and 'Traceback' not in out
+    return rc, out, err
+
+
+def assert_user_error(err, code, rc, *needles):
+    assert rc == code
+    first = err.splitlines()[0]
+    assert first.startswith('heatplan: error: ')
+    for needle in needles:
+        assert needle in err
+
+
+# ---------------------------------------------------------------------------
+# build
+
+def test_build_to_stdout(plan_dir, capsys):
+    root = plan_dir(PLAN)
+    rc, out, err = run(['build', root], capsys)
+    assert rc == 0
+    plan = build(root)
+    assert out == actions.document(plan) + '\n'
+    doc = json.loads(out)
+    assert set(doc) == {'digest', 'body'}
+    assert doc['digest'] == plan.digest
+    assert set(doc['body']) == {'template', 'files', 'environment_files', 'parameters'}
+    assert doc['body']['files']['lib/n.yaml'] == NESTED
+    assert 'type: lib/n.yaml' in doc['body']['template']
+
+
+def test_build_to_file(plan_dir, tmp_path, capsys):
+    root = plan_dir(PLAN)
+    out_file = tmp_path / 'out.json'
+    rc, out, err = run(['build', root, '-o', str(out_file)], capsys)
+    assert rc == 0
+    plan = build(root)
+    assert out_file.read_text() == actions.document(plan) + '\n'
+    assert out.startswith(str(out_file) + ': ')
+    assert plan.digest in out
+    assert '%d bytes' % plan.body_size in out
+    # written again, atomically replacing the old file
+    rc, _out, _err = run(['build', root, '--output', str(out_file)], capsys)
+    assert rc == 0 and out_file.read_text() == actions.document(plan) + '\n'
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.heatplan-')] == []
+
+
+def test_build_body_only(plan_dir, capsys):
+    root = plan_dir(PLAN)
+    rc, out, _err = run(['build', root, '--body-only'], capsys)
+    assert rc == 0
+    plan = build(root)
+    assert json.loads(out) == plan.body
+    assert out == plan.body_json() + '\n'
+
+
+def test_build_flags(plan_dir, capsys):
+    root = plan_dir({k: v for k, v in PLAN.items() if k != 'heatplan.yaml'})
+    rc, out, _err = run(['build', root, '-t', 'lib/n.yaml', '-e', 'env.yaml',
+                         '--body-only'], capsys)
+    assert rc == 0
+    body = json.loads(out)
+    assert body['template'] == NESTED
+    assert body['environment_files'] == ['env.yaml']
+
+
+def test_build_from_archive(plan_dir, tmp_path, capsys):
+    from tests.unit.conftest import tar_bytes
+    from tests.unit.conftest import write_bytes
+
+    root = plan_dir(PLAN)
+    arc = write_bytes(tmp_path / 'p.tar.xz', tar_bytes({'top/' + k: v for k, v in PLAN.items()},
+                                                       'w:xz'))
+    rc, out, _err = run(['build', arc], capsys)
+    assert rc == 0
+    assert out == actions.document(build(root)) + '\n'
+
+
+def test_build_with_lint_errors(plan_dir, capsys):
+    root = plan_dir(BROKEN)
+    rc, out, err = run(['build', root, '-t', 'root.yaml'], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'root.yaml:4:11: error:',
+                      'root.yaml:6:11: error:', '2 error(s)')
+    assert out == ''
+
+
+def test_build_output_directory_missing(plan_dir, tmp_path, capsys):
+    root = plan_dir(PLAN)
+    target = str(tmp_path / 'no' / 'such' / 'dir' / 'out.json')
+    rc, out, err = run(['build', root, '-o', target], capsys)
+    assert_user_error(err, errors.ExitCode.OUTPUT, rc, target)
+    assert not os.path.exists(target)
+
+
+def test_build_output_is_a_directory(plan_dir, tmp_path, capsys):
+    root = plan_dir(PLAN)
+    rc, _out, err = run(['build', root, '-o', str(tmp_path)], capsys)
+    assert_user_error(err, errors.ExitCode.OUTPUT, rc, 'is a directory')
+
+
+# ---------------------------------------------------------------------------
+# validate
+
+def test_validate_clean(plan_dir, capsys):
+    rc, out, err = run(['validate', plan_dir(PLAN)], capsys)
+    assert rc == 0
+    assert out == ''
+    assert err.strip() == '0 error(s), 0 warning(s)'
+
+
+def test_validate_errors_text(plan_dir, capsys):
+    rc, out, err = run(['validate', plan_dir(BROKEN), '-t', 'root.yaml'], capsys)
+    assert rc == errors.ExitCode.PLAN_INVALID == 3
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("root.yaml:4:11: error: type 'gone.yaml'")
+    assert lines[1].startswith("root.yaml:6:11: error: type 'x.yml' ends in .yml")
+    assert '2 error(s), 0 warning(s)' in err
+
+
+def test_validate_warnings_only_exit_zero(plan_dir, capsys):
+    rc, out, err = run(['validate', plan_dir(WARNS), '-t', 'root.yaml'], capsys)
+    assert rc == 0
+    assert out.startswith('root.yaml:4:11: warning:')
+    assert '0 error(s), 1 warning(s)' in err
+
+
+def test_validate_json(plan_dir, capsys):
+    rc, out, _err = run(['validate', plan_dir(BROKEN), '-t', 'root.yaml', '-f', 'json'], capsys)
+    assert rc == 3
+    data = json.loads(out)
+    assert [(d['path'], d['line'], d['col'], d['severity'], d['code']) for d in data] == [
+        ('root.yaml', 4, 11, 'error', 'missing'), ('root.yaml', 6, 11, 'error', 'yml-type')]
+    assert set(data[0]) == {'path', 'line', 'col', 'severity', 'message', 'code'}
+
+
+def test_validate_json_clean(plan_dir, capsys):
+    rc, out, _err = run(['validate', plan_dir(PLAN), '--format', 'json'], capsys)
+    assert rc == 0
+    assert json.loads(out) == []
+
+
+def test_validate_body_limit_flag(plan_dir, capsys):
+    root = plan_dir(PLAN)
+    rc, out, _err = run(['validate', root, '--max-body-bytes', '100'], capsys)
+    assert rc == 3
+    assert 'over the limit of 100 bytes' in out
+    rc, _out, _err = run(['validate', root, '--max-body-bytes', '0'], capsys)
+    assert rc == 0
+
+
+# ---------------------------------------------------------------------------
+# package
+
+def test_package(plan_dir, tmp_path, capsys):
+    root = plan_dir(PLAN)
+    target = tmp_path / 'plan.tar.gz'
+    rc, out, _err = run(['package', root, '-o', str(target)], capsys)
+    assert rc == 0
+    first = target.read_bytes()
+    assert build(root).digest in out
+    rc, _out, _err = run(['package', root, '-o', str(target)], capsys)
+    assert rc == 0 and target.read_bytes() == first
+    rc, out, _err = run(['build', str(target)], capsys)
+    assert rc == 0 and json.loads(out)['digest'] == build(root).digest
+
+
+def test_package_requires_output(plan_dir, capsys):
+    rc, _out, err = run(['package', plan_dir(PLAN)], capsys)
+    assert rc == errors.ExitCode.USAGE
+    assert '-o' in err
+
+
+# ---------------------------------------------------------------------------
+# user errors: a message and an exit code, never a traceback
+
+def test_missing_source(tmp_path, capsys):
+    missing = str(tmp_path / 'nope')
+    rc, out, err = run(['build', missing], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, missing)
+    assert out == ''
+
+
+@pytest.mark.parametrize('verb', ['build', 'validate', 'package'])
+def test_confinement_error(plan_dir, tmp_path, capsys, verb):
+    root = plan_dir(PLAN)
+    outside = tmp_path / 'outside.yaml'
+    outside.write_text(HOT)
+    argv = [verb, root, '-t', str(outside)]
+    if verb == 'package':
+        argv += ['-o', str(tmp_path / 'p.tgz')]
+    rc, _out, err = run(argv, capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, str(outside), 'outside')
+
+
+def test_bad_parameter_flag(plan_dir, capsys):
+    rc, _out, err = run(['build', plan_dir(PLAN), '--parameter', 'novalue'], capsys)
+    assert_user_error(err, errors.ExitCode.USAGE, rc, "'novalue'")
+
+
+def test_limit_flags(plan_dir, capsys):
+    rc, _out, err = run(['build', plan_dir(PLAN), '--max-files', '1'], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'more than 1 files')
+    rc, _out, err = run(['build', plan_dir(PLAN, 'p2'), '--max-file-bytes', '10'], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'per-file cap of 10 bytes')
+
+
+def test_archive_refusal(tmp_path, capsys):
+    from tests.unit.conftest import tar_bytes
+    from tests.unit.conftest import write_bytes
+
+    arc = write_bytes(tmp_path / 'p.tar', tar_bytes({'../evil.yaml': HOT}))
+    rc, _out, err = run(['validate', arc], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, "'../evil.yaml'")
+
+
+def test_unknown_manifest_key(plan_dir, capsys):
+    root = plan_dir(dict(PLAN, **{'heatplan.yaml': 'template: root.yaml\ntempalte: x\n'}))
+    rc, _out, err = run(['validate', root], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'heatplan.yaml:2:1:')
+
+
+def test_unknown_option(plan_dir, capsys):
+    rc, _out, err = run(['build', plan_dir(PLAN), '--bogus'], capsys)
+    assert rc == errors.ExitCode.USAGE
+    assert '--bogus' in err
+
+
+def test_missing_source_argument(capsys):
+    rc, _out, err = run(['build'], capsys)
+    assert rc == errors.ExitCode.USAGE
+    assert 'SOURCE' in err
+
+
+def test_deeply_nested_manifest_parameter(plan_dir, capsys):
+    root = plan_dir({
+        'root.yaml': template(parameters='  d: {type: json}\n'),
+        'heatplan.yaml': 'template: root.yaml\nparameters:\n  d: %s%s\n' % ('[' * 990, ']' * 990),
+    })
+    rc, _out, err = run(['build', root, '-o', os.path.join(root, '..', 'out.json')], capsys)
+    assert rc in (0, errors.ExitCode.PLAN_INVALID)
+    assert rc == 0 or err.startswith('heatplan: error: ')
+
+
+# ---------------------------------------------------------------------------
+# help
+
+@pytest.mark.parametrize('verb,option', [('build', '--body-only'), ('validate', '--format'),
+                                         ('package', '--output')])
+def test_help_for_each_verb(capsys, verb, option):
+    rc, out, _err = run([verb, '--help'], capsys)
+    assert rc == 0
+    assert 'usage:' in out
+    assert option in out
+    for common in ('--template', '--environment', '--parameter', '--max-files',
+                   '--max-body-bytes'):
+        assert common in out
+    rc, out2, _err = run(['help', verb], capsys)
+    assert rc == 0 and option in out2
+
+
+def test_top_level_help_lists_the_verbs(capsys):
+    rc, out, _err = run(['--help'], capsys)
+    assert rc in (0, None)   # SystemExit(None): the shell sees 0
+    for verb in ('build', 'package', 'validate'):
+        assert verb in out

@@ -1,0 +1,257 @@
+"""HeatAdapter error mapping and request shape, with requests-mock.
+
+The functional tests cover the real Heat; these cover answers a local Heat
+cannot be made to give (413 from a proxy, 500s, bad credentials) and the
+exact request bodies sent.
+"""
+
+import json
+
+import pytest
+import requests_mock
+
+from heatplan import errors
+from heatplan.cli import connect
+from heatplan.heat import HeatAdapter
+from heatplan.local import launcher
+
+URL = 'http://heat.example:8004/v1/p1'
+JSON = {'Content-Type': 'application/json'}
+BODY = {
+    'template': 'heat_template_version: rocky\n',
+    'files': {'a.yaml': 'x: 1\n'},
+    'environment_files': ['env.yaml'],
+    'parameters': {'p': 'v'},
+}
+
+
+def heat_error(code, message, kind='StackValidationFailed'):
+    return {'status_code': code, 'headers': JSON,
+            'json': {'code': code, 'title': 'x', 'explanation': 'x',
+                     'error': {'message': message, 'type': kind, 'traceback': None}}}
+
+
+@pytest.fixture
+def adapter():
+    return HeatAdapter.from_url(URL)
+
+
+def test_create_sends_one_full_request(adapter):
+    with requests_mock.Mocker() as m:
+        m.post(URL + '/stacks', status_code=201, headers=JSON,
+               json={'stack': {'id': 'abc', 'links': []}})
+        result = adapter.create_stack('s', BODY, tags=['t1', 't2'], timeout_mins=30)
+    assert result['id'] == 'abc'
+    sent = m.request_history[0].json()
+    assert sent['stack_name'] == 's'
+    assert sent['template'] == BODY['template']
+    assert sent['files'] == BODY['files']
+    assert sent['environment_files'] == ['env.yaml']
+    assert sent['parameters'] == {'p': 'v'}
+    assert sent['tags'] == 't1,t2'
+    assert sent['timeout_mins'] == 30
+    assert sent['disable_rollback'] is True
+    assert m.request_history[0].headers['X-Auth-Token'] == 'notused'
+
+
+def test_update_is_put_never_patch(adapter):
+    with requests_mock.Mocker() as m:
+        m.put(URL + '/stacks/s/abc', status_code=202)
+        adapter.update_stack('s/abc', BODY)
+    assert m.request_history[0].method == 'PUT'
+    assert 'tags' not in m.request_history[0].json()
+    assert 'existing' not in m.request_history[0].json()
+
+
+def test_heat_message_is_kept(adapter):
+    with requests_mock.Mocker() as m:
+        m.post(URL + '/validate', **heat_error(400, 'Property error: x.y'))
+        with pytest.raises(errors.HeatRejected) as info:
+            adapter.validate(BODY)
+    assert 'Property error: x.y' in str(info.value)
+    assert 'StackValidationFailed' in str(info.value)
+    assert info.value.status_code == 400
+    assert info.value.exit_code == errors.ExitCode.HEAT_REJECTED
+
+
+def test_413_explains_max_json_body_size(adapter):
+    with requests_mock.Mocker() as m:
+        m.post(URL + '/stacks', status_code=413, text='Request Entity Too Large')
+        with pytest.raises(errors.HeatRejected) as info:
+            adapter.create_stack('s', BODY)
+    assert 'max_json_body_size' in str(info.value)
+
+
+def test_heat_body_limit_explains_max_json_body_size(adapter):
+    message = ('Request limit exceeded: JSON body size (9437417 bytes) exceeds '
+               'maximum allowed size (8388608 bytes).')
+    with requests_mock.Mocker() as m:
+        m.post(URL + '/stacks', **heat_error(400, message, 'RequestLimitExceeded'))
+        with pytest.raises(errors.HeatRejected) as info:
+            adapter.create_stack('s', BODY)
+    assert '--max-json-body-size' in str(info.value)
+
+
+def test_get_stack_404_is_none_but_500_raises(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/gone', **heat_error(404, 'The Stack (gone) could not be found.',
+                                                 'EntityNotFound'))
+        assert adapter.get_stack('gone') is None
+        m.get(URL + '/stacks/boom', **heat_error(500, 'kaput', 'Exception'))
+        with pytest.raises(errors.HeatRejected) as info:
+            adapter.get_stack('boom')
+    assert 'kaput' in str(info.value)
+
+
+def test_wait_for_stack_returns_final_status(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', [
+            {'headers': JSON, 'json': {'stack': {'id': '1', 'stack_name': 's',
+                                                 'stack_status': 'UPDATE_IN_PROGRESS'}}},
+            {'headers': JSON, 'json': {'stack': {'id': '1', 'stack_name': 's',
+                                                 'stack_status': 'UPDATE_FAILED'}}},
+        ])
+        assert adapter.wait_for_stack('s', timeout=10, poll=0.01) == 'UPDATE_FAILED'
+
+
+def test_wait_for_stack_times_out(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', headers=JSON,
+              json={'stack': {'id': '1', 'stack_name': 's',
+                              'stack_status': 'CREATE_IN_PROGRESS'}})
+        with pytest.raises(errors.DeployTimedOut):
+            adapter.wait_for_stack('s', timeout=0.05, poll=0.01)
+
+
+def test_connection_refused_names_url_and_local_up():
+    from requests import exceptions as rexc
+
+    adapter = HeatAdapter.from_url('http://127.0.0.1:1/v1/admin')
+    with requests_mock.Mocker() as m:
+        m.get(requests_mock.ANY, exc=rexc.ConnectionError('refused'))
+        with pytest.raises(errors.ConnectionFailed) as info:
+            adapter.list_stacks()
+    assert 'http://127.0.0.1:1/v1/admin' in str(info.value)
+    assert 'heatplan local up' in str(info.value)
+    assert info.value.exit_code == errors.ExitCode.CONNECTION
+
+
+def test_bad_url_is_a_usage_error():
+    with pytest.raises(errors.UsageError):
+        HeatAdapter.from_url('127.0.0.1:8006/v1/admin')
+
+
+def test_session_auth_failure_is_connection_error():
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import v3
+
+    auth = v3.Password(auth_url='http://keystone.example/v3', username='u',
+                       password='secret-pw', project_name='p',
+                       user_domain_id='default', project_domain_id='default')
+    adapter = HeatAdapter.from_session(ks_session.Session(auth=auth))
+    with requests_mock.Mocker() as m:
+        m.post('http://keystone.example/v3/auth/tokens', status_code=401,
+               json={'error': {'code': 401, 'message': 'nope'}})
+        with pytest.raises(errors.ConnectionFailed) as info:
+            adapter.list_stacks()
+    assert 'authentication failed' in str(info.value)
+    assert 'secret-pw' not in str(info.value)
+
+
+# -- connect: which Heat -----------------------------------------------------
+
+
+class FakeApp:
+    pass
+
+
+def parse(argv, app=None, env=None, monkeypatch=None):
+    import argparse
+
+    for name in (connect.HEAT_URL_ENV, connect.LOCAL_ENV, 'OS_CLOUD'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    parser = argparse.ArgumentParser()
+    connect.add_heat_arguments(parser, app)
+    return parser.parse_args(argv)
+
+
+def test_heat_url_option_and_env(monkeypatch):
+    args = parse(['--heat-url', URL], monkeypatch=monkeypatch)
+    assert connect.get_adapter(FakeApp(), args).url == URL
+    args = parse([], env={connect.HEAT_URL_ENV: URL + '/'}, monkeypatch=monkeypatch)
+    assert connect.get_adapter(FakeApp(), args).url == URL
+
+
+def test_local_env_starts_local_heat(monkeypatch):
+    calls = []
+
+    def fake_ensure_up(data_dir=None, port=None):
+        calls.append(port)
+        return launcher.Status(running=True, url='http://127.0.0.1:8006/v1/admin')
+
+    monkeypatch.setattr(launcher, 'ensure_up', fake_ensure_up)
+    args = parse([], env={connect.LOCAL_ENV: '1'}, monkeypatch=monkeypatch)
+    adapter = connect.get_adapter(FakeApp(), args)
+    assert calls == [None]
+    assert adapter.url == 'http://127.0.0.1:8006/v1/admin' and adapter.local
+
+
+def test_local_and_heat_url_exclude_each_other(monkeypatch):
+    args = parse(['--local', '--heat-url', URL], monkeypatch=monkeypatch)
+    with pytest.raises(errors.UsageError):
+        connect.get_adapter(FakeApp(), args)
+
+
+def test_openstackclient_session_is_used(monkeypatch):
+    from keystoneauth1 import session as ks_session
+
+    session = ks_session.Session()
+    app = FakeApp()
+    app.client_manager = type('CM', (), {'stack_plan': session, 'interface': 'internal',
+                                         'region_name': 'R2'})()
+    args = parse([], app=app, monkeypatch=monkeypatch)
+    assert not hasattr(args, 'os_cloud')  # openstackclient has its own --os-*
+    adapter = connect.get_adapter(app, args)
+    http = adapter.client.http_client
+    assert http.session is session
+    assert http.interface == 'internal' and http.region_name == 'R2'
+
+
+def test_no_credentials_is_a_clear_error(monkeypatch, tmp_path):
+    for name in list(__import__('os').environ):
+        if name.startswith('OS_'):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    args = parse([], monkeypatch=monkeypatch)
+    with pytest.raises(errors.ConnectionFailed) as info:
+        connect.get_adapter(FakeApp(), args)
+    assert '--local' in str(info.value)
+
+
+def test_unknown_cloud_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    args = parse(['--os-cloud', 'nowhere'], monkeypatch=monkeypatch)
+    with pytest.raises(errors.ConnectionFailed) as info:
+        connect.get_adapter(FakeApp(), args)
+    assert 'nowhere' in str(info.value)
+
+
+def test_up_without_heat_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(launcher, 'heat_installed', lambda: False)
+    with pytest.raises(errors.LocalHeatError) as info:
+        launcher.up(data_dir=str(tmp_path))
+    assert "pip install 'heatplan[local]'" in str(info.value)
+    assert info.value.exit_code == errors.ExitCode.LOCAL_HEAT
+
+
+def test_token_response_lists_both_heat_endpoints():
+    from heatplan.local import config
+
+    token = config.token_response('127.0.0.1', 8006)
+    types = {entry['type'] for entry in token['token']['catalog']}
+    assert {'orchestration', 'cloudformation'} <= types
+    json.dumps(token)
