@@ -1,0 +1,160 @@
+"""How a command reaches Heat: options and the :class:`HeatAdapter` they give.
+
+In order of precedence:
+
+1. ``--heat-url URL`` (or ``HEATPLAN_HEAT_URL``): a Heat without
+   authentication, e.g. the local Heat's ``http://127.0.0.1:8006/v1/admin``;
+2. ``--local`` (or ``HEATPLAN_LOCAL=1``): heatplan's embedded local Heat,
+   started on demand;
+3. inside openstackclient (``openstack stack plan ...``): the keystoneauth1
+   session openstackclient built from its ``--os-*`` options;
+4. otherwise a keystoneauth1 session from clouds.yaml (``--os-cloud``) or
+   the ``OS_*`` environment variables, via openstacksdk's config loader.
+
+Credentials and tokens are never logged.
+"""
+
+import logging
+import os
+
+from heatplan import errors
+from heatplan.heat import HeatAdapter
+
+LOG = logging.getLogger(__name__)
+
+HEAT_URL_ENV = 'HEATPLAN_HEAT_URL'
+LOCAL_ENV = 'HEATPLAN_LOCAL'
+
+_TRUE = ('1', 'true', 'yes', 'on')
+
+
+def _env_flag(name):
+    return os.environ.get(name, '').strip().lower() in _TRUE
+
+
+def _in_openstackclient(app):
+    manager = getattr(app, 'client_manager', None) if app is not None else None
+    return manager is not None
+
+
+def add_heat_arguments(parser, app=None):
+    """Add the options choosing which Heat to talk to; return the group.
+
+    With ``app`` an openstackclient shell, the ``--os-*`` options are
+    openstackclient's own and are not added again.
+    """
+    group = parser.add_argument_group(
+        'Heat connection',
+        'Which Heat to use. Default: the cloud of --os-cloud / OS_* variables '
+        '(or openstackclient\'s session).')
+    group.add_argument(
+        '--local', action='store_true', default=_env_flag(LOCAL_ENV),
+        help='use heatplan\'s local Heat on 127.0.0.1 (no authentication), '
+             'starting it if needed (env %s=1)' % LOCAL_ENV)
+    group.add_argument(
+        '--heat-url', metavar='URL', default=os.environ.get(HEAT_URL_ENV) or None,
+        help='orchestration endpoint of a Heat without authentication, e.g. '
+             'http://127.0.0.1:8006/v1/admin (env %s)' % HEAT_URL_ENV)
+    if not _in_openstackclient(app):
+        group.add_argument(
+            '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD') or None,
+            help='cloud name in clouds.yaml (env OS_CLOUD)')
+        group.add_argument(
+            '--os-region-name', metavar='REGION',
+            default=os.environ.get('OS_REGION_NAME') or None,
+            help='region of the orchestration endpoint (env OS_REGION_NAME)')
+        group.add_argument(
+            '--os-interface', metavar='INTERFACE',
+            default=os.environ.get('OS_INTERFACE') or None,
+            help='endpoint interface: public, internal or admin (env OS_INTERFACE)')
+    return group
+
+
+def get_adapter(app, parsed_args):
+    """The :class:`HeatAdapter` the command's options and environment select."""
+    heat_url = getattr(parsed_args, 'heat_url', None)
+    local = getattr(parsed_args, 'local', False)
+    if heat_url and local:
+        raise errors.UsageError('--local and --heat-url exclude each other')
+    if heat_url:
+        LOG.debug('using the noauth Heat at %s', heat_url)
+        return HeatAdapter.from_url(heat_url)
+    if local:
+        return local_adapter()
+    if _in_openstackclient(app):
+        return _osc_adapter(app)
+    return _sdk_adapter(parsed_args)
+
+
+def local_adapter(data_dir=None, port=None):
+    """Adapter for heatplan's local Heat, started if it is not running."""
+    from heatplan.local import launcher
+
+    status = launcher.ensure_up(data_dir=data_dir, port=port)
+    LOG.debug('using the local Heat at %s', status.url)
+    return HeatAdapter.from_url(status.url, local=True)
+
+
+def _osc_adapter(app):
+    manager = app.client_manager
+    try:
+        session = manager.stack_plan
+    except errors.HeatplanError:
+        raise
+    except Exception as exc:  # osc-lib/keystoneauth: bad or missing credentials
+        raise errors.ConnectionFailed(
+            'cannot authenticate with OpenStack: %s' % _one_line(exc),
+            hint='check --os-cloud / OS_* variables, or use --local or --heat-url')
+    return HeatAdapter.from_session(
+        session,
+        interface=getattr(manager, 'interface', None),
+        region_name=getattr(manager, 'region_name', None))
+
+
+def _sdk_adapter(parsed_args):
+    try:
+        from openstack import config as os_config
+        from openstack import exceptions as os_exc
+    except ImportError:  # pragma: no cover - openstacksdk comes with osc-lib
+        raise errors.ConnectionFailed(
+            'no Heat selected and openstacksdk is not installed',
+            hint='use --local or --heat-url, or install openstacksdk')
+    kwargs = {}
+    region = getattr(parsed_args, 'os_region_name', None)
+    if region:
+        kwargs['region_name'] = region
+    interface = getattr(parsed_args, 'os_interface', None)
+    if interface:
+        kwargs['interface'] = interface
+    cloud = getattr(parsed_args, 'os_cloud', None)
+    from keystoneauth1 import exceptions as ks_exc
+
+    try:
+        loader = os_config.OpenStackConfig(app_name='heatplan')
+        region_config = loader.get_one(cloud=cloud, **kwargs)
+        session = region_config.get_session()
+    except ks_exc.MissingRequiredOptions as exc:
+        raise errors.ConnectionFailed(
+            'no Heat selected and no usable OpenStack credentials (%s)' % _one_line(exc),
+            hint='pass --os-cloud NAME (clouds.yaml) or set OS_* variables; or use '
+                 '--local (heatplan\'s local Heat) or --heat-url URL')
+    except os_exc.ConfigException as exc:
+        raise errors.ConnectionFailed(
+            'cannot load OpenStack credentials: %s' % _one_line(exc),
+            hint='pass --os-cloud NAME (clouds.yaml) or set OS_* variables; '
+                 'or use --local / --heat-url')
+    except Exception as exc:
+        raise errors.ConnectionFailed(
+            'cannot set up an OpenStack session: %s' % _one_line(exc),
+            hint='check --os-cloud / OS_* variables, or use --local or --heat-url')
+    endpoint = region_config.config.get('orchestration_endpoint_override')
+    return HeatAdapter.from_session(
+        session,
+        endpoint_override=endpoint,
+        interface=region_config.get_interface('orchestration'),
+        region_name=region_config.region_name)
+
+
+def _one_line(exc):
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]

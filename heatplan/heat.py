@@ -1,0 +1,394 @@
+"""The Heat adapter: the only module that talks HTTP to Heat.
+
+It wraps python-heatclient (v1 API) over a keystoneauth1 session and turns
+Heat's and the transport's failures into heatplan's exceptions:
+
+* Heat answered 4xx/5xx -> :class:`~heatplan.errors.HeatRejected` carrying
+  Heat's own message (a too-large request says how to raise
+  ``max_json_body_size``);
+* Heat could not be reached, or authentication failed ->
+  :class:`~heatplan.errors.ConnectionFailed` naming the URL.
+
+Plans are always sent whole: ``update_stack`` is a full PUT (template,
+files, environment files, parameters and tags all replaced), never a PATCH.
+"""
+
+import contextlib
+import logging
+import time
+
+from heatplan import errors
+
+LOG = logging.getLogger(__name__)
+
+#: Statuses after which a stack operation is over.
+TERMINAL_SUFFIXES = ('_COMPLETE', '_FAILED')
+
+#: Keys of a plan body (what ``assemble`` produces).
+BODY_KEYS = ('template', 'files', 'environment_files', 'parameters')
+
+_LOCAL_HINT = 'start the local Heat with "heatplan local up" (or pass --local)'
+
+
+def noauth_session(url, timeout=None, verify=True):
+    """A keystoneauth1 session for a Heat without authentication.
+
+    ``url`` is the orchestration endpoint (``http://host:port/v1/<project>``);
+    requests carry a fixed, meaningless token.
+    """
+    from keystoneauth1 import noauth
+    from keystoneauth1 import session as ks_session
+
+    auth = noauth.NoAuth(endpoint=url)
+    return ks_session.Session(auth=auth, timeout=timeout, verify=verify)
+
+
+def stack_to_dict(stack):
+    """A heatclient ``Stack`` resource (or a dict) as a plain dict."""
+    if stack is None:
+        return None
+    data = dict(stack) if isinstance(stack, dict) else stack.to_dict()
+    if 'tags' in data:
+        data['tags'] = [t for t in data['tags'] or () if t]
+    return data
+
+
+class HeatAdapter:
+    """Stack operations against one Heat orchestration endpoint."""
+
+    def __init__(self, client, url=None, local=False):
+        """Use ``client`` (a heatclient v1 ``Client``).
+
+        ``url`` names the endpoint in error messages; ``local`` says it is
+        heatplan's local Heat (messages then suggest ``heatplan local up``).
+        """
+        self.client = client
+        self.url = url
+        self.local = local
+
+    # -- construction -----------------------------------------------------
+
+    @classmethod
+    def from_url(cls, url, timeout=600, verify=True, local=False):
+        """Adapter for a Heat without authentication at ``url``.
+
+        ``url`` is the full orchestration endpoint, e.g.
+        ``http://127.0.0.1:8006/v1/admin``.
+        """
+        url = url.rstrip('/')
+        if not url.startswith(('http://', 'https://')):
+            raise errors.UsageError(
+                'Heat URL %r is not an http(s) URL' % url,
+                hint='e.g. --heat-url http://127.0.0.1:8006/v1/admin')
+        session = noauth_session(url, timeout=timeout, verify=verify)
+        return cls.from_session(session, endpoint_override=url, local=local)
+
+    @classmethod
+    def from_session(cls, session, endpoint_override=None, interface=None,
+                     region_name=None, service_type='orchestration', local=False):
+        """Adapter over a keystoneauth1 ``session``.
+
+        Without ``endpoint_override`` the endpoint comes from the session's
+        service catalog (``service_type``, ``interface``, ``region_name``).
+        """
+        from heatclient import client as heat_client
+
+        kwargs = {'session': session, 'service_type': service_type}
+        if endpoint_override:
+            kwargs['endpoint_override'] = endpoint_override
+        if interface:
+            kwargs['interface'] = interface
+        if region_name:
+            kwargs['region_name'] = region_name
+        client = heat_client.Client('1', **kwargs)
+        return cls(client, url=endpoint_override, local=local)
+
+    # -- error mapping ----------------------------------------------------
+
+    def _where(self):
+        if self.url:
+            return self.url
+        try:
+            return self.client.http_client.get_endpoint() or 'Heat'
+        except Exception:
+            return 'Heat (from the service catalog)'
+
+    @contextlib.contextmanager
+    def _errors(self, doing):
+        """Map heatclient/keystoneauth exceptions raised while ``doing``."""
+        from heatclient import exc as heat_exc
+        from keystoneauth1 import exceptions as ks_exc
+
+        try:
+            yield
+        except heat_exc.HTTPException as exc:
+            raise self._rejected(exc, doing)
+        except (ks_exc.ConnectFailure, ks_exc.ConnectionError) as exc:
+            hint = _LOCAL_HINT if self.local or self._is_loopback() else (
+                'check the Heat endpoint and your network')
+            raise errors.ConnectionFailed(
+                'cannot reach Heat at %s while %s: %s'
+                % (self._where(), doing, _short(exc)), hint=hint)
+        except ks_exc.Unauthorized as exc:
+            raise errors.ConnectionFailed(
+                'authentication failed for Heat at %s: %s' % (self._where(), _short(exc)),
+                hint='check your credentials (--os-cloud, OS_* variables)')
+        except (ks_exc.EndpointNotFound, ks_exc.EmptyCatalog) as exc:
+            raise errors.ConnectionFailed(
+                'no orchestration (Heat) endpoint in the service catalog: %s'
+                % _short(exc),
+                hint='check --os-region-name/--os-interface, or pass --heat-url')
+        except ks_exc.MissingAuthPlugin as exc:
+            raise errors.ConnectionFailed(
+                'no OpenStack credentials: %s' % _short(exc),
+                hint='pass --os-cloud or set OS_* variables, or use --local / --heat-url')
+        except ks_exc.ClientException as exc:
+            raise errors.ConnectionFailed(
+                'talking to Heat at %s failed while %s: %s'
+                % (self._where(), doing, _short(exc)))
+        except heat_exc.BaseException as exc:
+            raise errors.ConnectionFailed(
+                'talking to Heat at %s failed while %s: %s'
+                % (self._where(), doing, exc.message or exc))
+
+    def _is_loopback(self):
+        url = self.url or ''
+        return '//127.0.0.1' in url or '//localhost' in url or '//[::1]' in url
+
+    def _rejected(self, exc, doing):
+        code = getattr(exc, 'code', None)
+        error = getattr(exc, 'error', None) or {}
+        detail = error.get('error', {}) if isinstance(error, dict) else {}
+        message = detail.get('message') or str(exc)
+        kind = detail.get('type')
+        hint = None
+        lowered = message.lower()
+        if code == 413 or 'json body size' in lowered or 'request entity too large' in lowered:
+            hint = ('the request is larger than Heat accepts: raise Heat\'s '
+                    'max_json_body_size (heatplan local up --max-json-body-size N, '
+                    'or [DEFAULT] max_json_body_size in heat.conf)')
+        elif 'template size' in lowered or 'max_template_size' in lowered:
+            hint = ('a template or file is larger than Heat\'s max_template_size '
+                    '(heatplan local up --max-template-size N)')
+        elif code == 409 and 'already exists' in lowered:
+            hint = 'stack names are unique per project; pick another name or update it'
+        text = 'Heat rejected %s (HTTP %s%s): %s' % (
+            doing, code, ', %s' % kind if kind else '', message.strip())
+        rejected = errors.HeatRejected(text, hint=hint)
+        rejected.status_code = code
+        rejected.heat_type = kind
+        rejected.heat_message = message
+        return rejected
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _fields(body, tags=None, timeout_mins=None, disable_rollback=None):
+        unknown = set(body) - set(BODY_KEYS) - {'environment'}
+        if unknown:
+            raise ValueError('unknown plan body key(s): %s' % ', '.join(sorted(unknown)))
+        if 'template' not in body:
+            raise ValueError('plan body has no template')
+        fields = {
+            'template': body['template'],
+            'files': dict(body.get('files') or {}),
+            'environment_files': list(body.get('environment_files') or []),
+            'parameters': dict(body.get('parameters') or {}),
+        }
+        if body.get('environment'):
+            fields['environment'] = body['environment']
+        if tags:
+            # Omitted when empty: a PUT without tags clears them (tags='' would
+            # store one empty tag).
+            fields['tags'] = ','.join([tags] if isinstance(tags, str) else tags)
+        if timeout_mins is not None:
+            fields['timeout_mins'] = int(timeout_mins)
+        if disable_rollback is not None:
+            fields['disable_rollback'] = bool(disable_rollback)
+        return fields
+
+    # -- stack operations -------------------------------------------------
+
+    def create_stack(self, name, body, tags=None, timeout_mins=None, disable_rollback=True):
+        """Create stack ``name`` from a plan body; return ``{'id', 'links'}``.
+
+        Returns as soon as Heat accepted the request (the stack is then
+        ``CREATE_IN_PROGRESS``); use :meth:`wait_for_stack`.
+        """
+        fields = self._fields(body, tags, timeout_mins, disable_rollback)
+        fields['stack_name'] = name
+        with self._errors('creating stack %s' % name):
+            result = self.client.stacks.create(**fields)
+        return (result or {}).get('stack', result)
+
+    def update_stack(self, stack_id, body, tags=None, timeout_mins=None,
+                     disable_rollback=True):
+        """Replace the stack's whole plan (one PUT; tags too: None clears them)."""
+        fields = self._fields(body, tags, timeout_mins, disable_rollback)
+        with self._errors('updating stack %s' % stack_id):
+            self.client.stacks.update(stack_id, **fields)
+
+    def update_tags(self, stack_id, tags):
+        """Set only the stack's tags (PATCH with ``existing``; no plan change)."""
+        with self._errors('tagging stack %s' % stack_id):
+            self.client.stacks.update(stack_id, existing=True, tags=','.join(tags))
+
+    def get_stack(self, name_or_id, resolve_outputs=False):
+        """The stack as a dict, or ``None`` if Heat has no such stack."""
+        from heatclient import exc as heat_exc
+
+        with self._errors('reading stack %s' % name_or_id):
+            try:
+                stack = self.client.stacks.get(name_or_id, resolve_outputs=resolve_outputs)
+            except heat_exc.HTTPNotFound:
+                return None
+        return stack_to_dict(stack)
+
+    def stack_identifier(self, name_or_id):
+        """``name/id`` of a live stack (raises HeatRejected if there is none)."""
+        stack = self.get_stack(name_or_id)
+        if stack is None:
+            raise errors.HeatRejected('Heat has no stack %s' % name_or_id)
+        return '%s/%s' % (stack['stack_name'], stack['id'])
+
+    def wait_for_stack(self, name_or_id, timeout=3600, poll=2.0, callback=None):
+        """Poll until the stack's operation ends; return its final status.
+
+        Returns e.g. ``'CREATE_COMPLETE'`` or ``'UPDATE_FAILED'``; a stack
+        that disappeared (deleted) gives ``'DELETE_COMPLETE'``.  Raises
+        :class:`~heatplan.errors.DeployTimedOut` after ``timeout`` seconds.
+        ``callback(stack_dict)`` is called after each poll.
+        """
+        deadline = time.monotonic() + timeout
+        delay = min(0.2, poll)
+        while True:
+            stack = self.get_stack(name_or_id)
+            if callback is not None:
+                callback(stack)
+            if stack is None:
+                return 'DELETE_COMPLETE'
+            status = stack.get('stack_status') or ''
+            if status.endswith(TERMINAL_SUFFIXES):
+                return status
+            if time.monotonic() >= deadline:
+                raise errors.DeployTimedOut(
+                    'stack %s still %s after %ss' % (name_or_id, status, timeout),
+                    hint='the operation goes on in Heat; check it later')
+            time.sleep(delay)
+            delay = min(poll, delay * 2)
+
+    def delete_stack(self, name_or_id, wait=False, timeout=3600, poll=2.0):
+        """Delete a stack; with ``wait`` return the final status."""
+        with self._errors('deleting stack %s' % name_or_id):
+            self.client.stacks.delete(name_or_id)
+        if wait:
+            return self.wait_for_stack(name_or_id, timeout=timeout, poll=poll)
+        return None
+
+    def list_stacks(self, tags=None, show_hidden=False, **filters):
+        """Stacks (dicts) of the project; ``tags`` must all be present."""
+        kwargs = {}
+        if tags:
+            kwargs['tags'] = ','.join(tags) if not isinstance(tags, str) else tags
+        if show_hidden:
+            kwargs['show_hidden'] = True
+        if filters:
+            kwargs['filters'] = filters
+        with self._errors('listing stacks'):
+            return [stack_to_dict(s) for s in self.client.stacks.list(**kwargs)]
+
+    def validate(self, body, show_nested=False):
+        """Validate a plan body with Heat; return Heat's answer (parameters...)."""
+        fields = self._fields(body)
+        if show_nested:
+            fields['show_nested'] = True
+        with self._errors('validating the plan'):
+            return self.client.stacks.validate(**fields)
+
+    def preview_create(self, name, body, timeout_mins=None, disable_rollback=True):
+        """What a create would make (``POST /stacks/preview``)."""
+        fields = self._fields(body, None, timeout_mins, disable_rollback)
+        fields['stack_name'] = name
+        with self._errors('previewing stack %s' % name):
+            return stack_to_dict(self.client.stacks.preview(**fields))
+
+    def preview_update(self, stack_id, body, tags=None, timeout_mins=None,
+                       disable_rollback=True, show_nested=False):
+        """Resource changes an update would make (``PUT .../preview``)."""
+        fields = self._fields(body, tags, timeout_mins, disable_rollback)
+        if show_nested:
+            fields['show_nested'] = True
+        with self._errors('previewing the update of stack %s' % stack_id):
+            result = self.client.stacks.preview_update(stack_id, **fields)
+        return (result or {}).get('resource_changes', result)
+
+    def get_files(self, stack):
+        """The stack's stored files map (byte-identical to what was sent)."""
+        with self._errors('reading the files of stack %s' % stack):
+            return self.client.stacks.files(stack)
+
+    def get_template(self, stack):
+        """The stack's stored template (parsed)."""
+        with self._errors('reading the template of stack %s' % stack):
+            return self.client.stacks.template(stack)
+
+    def get_environment(self, stack):
+        """The stack's merged environment (hidden parameters masked)."""
+        with self._errors('reading the environment of stack %s' % stack):
+            return self.client.stacks.environment(stack)
+
+    def get_outputs(self, stack):
+        """The stack's outputs as ``{key: value}``."""
+        with self._errors('reading the outputs of stack %s' % stack):
+            outputs = self.client.stacks.output_list(stack).get('outputs', [])
+            result = {}
+            for item in outputs:
+                key = item['output_key']
+                shown = self.client.stacks.output_show(stack, key).get('output', {})
+                result[key] = shown.get('output_value')
+        return result
+
+    def list_events(self, stack, nested_depth=None, limit=None):
+        """Events of a stack (dicts), oldest first."""
+        kwargs = {}
+        if nested_depth:
+            kwargs['nested_depth'] = nested_depth
+        if limit:
+            kwargs['limit'] = limit
+        with self._errors('reading the events of stack %s' % stack):
+            events = [_with_stack_name(e.to_dict())
+                      for e in self.client.events.list(stack, **kwargs)]
+        # Heat lists newest first; callers want the order things happened in.
+        events.reverse()
+        events.sort(key=lambda e: e.get('event_time') or '')
+        return events
+
+    def list_resources(self, stack, nested_depth=None):
+        """Resources of a stack (dicts), nested ones too with ``nested_depth``."""
+        kwargs = {}
+        if nested_depth:
+            kwargs['nested_depth'] = nested_depth
+        with self._errors('reading the resources of stack %s' % stack):
+            return [_with_stack_name(r.to_dict())
+                    for r in self.client.resources.list(stack, **kwargs)]
+
+    def ping(self):
+        """Check Heat answers (one cheap list call); raise if not."""
+        with self._errors('checking Heat'):
+            list(self.client.stacks.list(limit=1))
+        return True
+
+
+def _short(exc):
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
+
+
+def _with_stack_name(item):
+    """Add ``stack_name``: the (nested) stack an event or resource belongs to."""
+    for link in item.get('links') or ():
+        if link.get('rel') == 'stack':
+            parts = link.get('href', '').rstrip('/').split('/')
+            if len(parts) >= 2 and 'stacks' in parts:
+                item.setdefault('stack_name', parts[parts.index('stacks') + 1])
+    return item

@@ -1,0 +1,311 @@
+"""The embedded local Heat: Heat's API and engine in one process.
+
+Run as ``python -m heatplan.local.server --data-dir DIR --port PORT``
+(``heatplan local up`` does that, detached).  The process:
+
+* selects oslo.service's *threading* backend before any other oslo import
+  (Heat 25+ ships no ``heat-all``; ``service.launch`` would fork and break
+  the in-memory ``fake://`` RPC transport, so the engine is started
+  in-process);
+* writes ``heat.conf`` (noauth paste flavor, fake Keystone backend, token
+  response with ``orchestration`` and ``cloudformation`` endpoints) into the
+  data dir and loads it;
+* makes SQLite safe for a threaded engine (WAL, a busy timeout and
+  ``BEGIN IMMEDIATE`` on every transaction) and creates the schema
+  (``heat-manage db_sync``);
+* starts ``EngineService`` and serves ``heat-api`` with a threaded WSGI
+  server on loopback until SIGTERM/SIGINT.
+
+There is **no authentication**: every request is the ``admin`` project.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import socketserver
+import sys
+import threading
+import time
+from wsgiref import simple_server
+
+from heatplan.local import config as local_config
+
+LOG = logging.getLogger('heatplan.local.server')
+
+#: Exit codes of the server process (the launcher explains them).
+EXIT_PORT_IN_USE = 3
+EXIT_NO_HEAT = 4
+EXIT_STARTUP_FAILED = 5
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='python -m heatplan.local.server',
+        description=(
+            'Run a real OpenStack Heat (API + engine) in this one process on '
+            'loopback, with NO authentication, storing its state in DATA_DIR. '
+            'Normally started by "heatplan local up", which detaches it.'))
+    parser.add_argument('--data-dir', required=True,
+                        help='directory for heat.conf, heat.sqlite, heat.log, ...')
+    parser.add_argument('--host', default=local_config.DEFAULT_HOST,
+                        help='address to bind (default: %(default)s; keep it loopback)')
+    parser.add_argument('--port', type=int, default=local_config.DEFAULT_PORT,
+                        help='port to bind (default: %(default)s)')
+    for name, default in sorted(local_config.LIMIT_DEFAULTS.items()):
+        parser.add_argument('--' + name.replace('_', '-'), type=int, default=None,
+                            metavar='N',
+                            help='Heat option %s (default: %d)' % (name, default))
+    parser.add_argument('--debug', action='store_true', help='debug logging in heat.log')
+    parser.add_argument('--exit-with-pid', type=int, default=None, metavar='PID',
+                        help='stop when process PID ends (test fixtures use it so '
+                             'a killed test run leaves no server behind)')
+    return parser
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    """wsgiref's server, one daemon thread per request."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class QuietHandler(simple_server.WSGIRequestHandler):
+    """Log requests to heat.log instead of stderr."""
+
+    def log_message(self, format, *args):
+        LOG.info('%s - %s', self.address_string(), format % args)
+
+
+def bind(host, port):
+    """Create and bind the API server (before Heat starts, to fail fast)."""
+    server = ThreadingWSGIServer((host, port), QuietHandler, bind_and_activate=True)
+    return server
+
+
+def harden_sqlite(engine, busy_timeout_ms=local_config.SQLITE_BUSY_TIMEOUT_MS):
+    """Make a SQLite engine safe for many threads writing at once.
+
+    oslo.db disables pysqlite's own transaction handling and emits a plain
+    ``BEGIN`` from an engine "begin" listener, guarded by
+    ``conn.info["in_transaction"]``.  A deferred ``BEGIN`` takes a read lock;
+    when that transaction later writes while another connection has written,
+    SQLite fails at once with "database is locked" (WAL: a stale snapshot
+    cannot be upgraded; the busy timeout does not help).  Here oslo.db's
+    listener is replaced by one that emits ``BEGIN IMMEDIATE`` (the write
+    lock is taken up front and waits for the busy timeout) and sets the same
+    marker, which oslo.db's commit/rollback listener clears.
+
+    (``event.listen(..., insert=True)`` cannot put a listener ahead of
+    oslo.db's: SQLAlchemy's ConnectionEvents ignore ``insert``.)
+
+    Every connection also gets a busy timeout and WAL journaling, so readers
+    never block the writer.
+    """
+    from sqlalchemy import event
+    from sqlalchemy import text
+
+    if engine.dialect.name != 'sqlite':
+        return
+
+    def on_connect(dbapi_con, con_record):
+        dbapi_con.execute('PRAGMA busy_timeout = %d' % int(busy_timeout_ms))
+        dbapi_con.execute('PRAGMA journal_mode = WAL')
+        dbapi_con.execute('PRAGMA synchronous = NORMAL')
+
+    def begin_immediate(conn):
+        if 'in_transaction' not in conn.info:
+            conn.execute(text('BEGIN IMMEDIATE'))
+            conn.info['in_transaction'] = True
+
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            event.remove(engine, 'begin', listener)
+    event.listen(engine, 'begin', begin_immediate)
+    event.listen(engine, 'connect', on_connect)
+    if list(engine.dispatch.begin)[:1] != [begin_immediate]:
+        raise RuntimeError('cannot make SQLite transactions BEGIN IMMEDIATE: '
+                           'oslo.db\'s "begin" listener was not found')
+    # Connections made before the listeners existed lack the pragmas.
+    engine.dispose()
+
+
+class LocalHeat:
+    """Heat's engine and API in this process."""
+
+    def __init__(self, args):
+        self.args = args
+        self.paths = local_config.Paths(args.data_dir)
+        self.engine_service = None
+        self.server = None
+        self._stopping = threading.Event()
+
+    def limits(self):
+        return {name: getattr(self.args, name) for name in local_config.LIMIT_DEFAULTS}
+
+    def configure(self):
+        """Write and load heat.conf, set up logging and the RPC transport."""
+        local_config.write_files(self.paths, self.args.host, self.args.port,
+                                 limits=self.limits(), debug=self.args.debug)
+
+        from heat import version
+        from heat.common import config as heat_config
+        from heat.common import crypt  # noqa: F401 - registers auth_encryption_key
+        from heat.common import messaging
+        from oslo_config import cfg
+        import oslo_i18n
+        from oslo_log import log as oslo_logging
+
+        oslo_i18n.enable_lazy()
+        conf = cfg.CONF
+        oslo_logging.register_options(conf)
+        conf(args=[], project='heat', prog='heat-api',
+             version=version.version_info.version_string(),
+             default_config_files=[self.paths.conf], default_config_dirs=[])
+        oslo_logging.setup(conf, 'heat')
+        heat_config.set_config_defaults()
+        messaging.setup()
+        heat_config.startup_sanity_check()
+
+    def sync_db(self):
+        """Create or upgrade the schema (``heat-manage db_sync``)."""
+        from heat.db import api as db_api
+        from heat.db import migration
+
+        engine = db_api.get_engine()
+        # Before hardening: alembic opens a second connection while its first
+        # holds a transaction, which BEGIN IMMEDIATE would deadlock.  Nothing
+        # else runs yet.
+        migration.db_sync(engine=engine)
+        harden_sqlite(engine)
+
+    def start_engine(self):
+        from heat.engine import service as engine_service
+        from heat.engine import template
+        from heat.rpc import api as rpc_api
+        from oslo_config import cfg
+
+        mgr = template._get_template_extension_manager()
+        if not mgr or not mgr.names():
+            raise RuntimeError('no Heat template format plugins registered')
+        self.engine_service = engine_service.EngineService(
+            cfg.CONF.host, rpc_api.ENGINE_TOPIC)
+        self.engine_service.start()
+
+    def load_api(self):
+        from heat.common import config as heat_config
+
+        return heat_config.load_paste_app('heat-api')
+
+    def run(self):
+        started = time.monotonic()
+        self.configure()
+        LOG.info('starting local Heat in %s on %s:%d',
+                 self.paths.data_dir, self.args.host, self.args.port)
+        self.sync_db()
+        self.start_engine()
+        app = self.load_api()
+        if self._stopping.is_set():
+            return
+        self.server.set_app(app)
+        LOG.info('local Heat API serving %s (started in %.1fs)',
+                 local_config.endpoint_url(self.args.host, self.args.port),
+                 time.monotonic() - started)
+        self.server.serve_forever(poll_interval=0.2)
+
+    def watch_pid(self, pid, interval=1.0):
+        """Shut down when process ``pid`` is gone."""
+        def watch():
+            while not self._stopping.wait(interval):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    LOG.info('process %d is gone: stopping', pid)
+                    self.shutdown()
+                    return
+                except OSError:
+                    pass
+
+        threading.Thread(target=watch, name='watch-pid', daemon=True).start()
+
+    def shutdown(self, signum=None, frame=None):
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        LOG.info('stopping local Heat (signal %s)', signum)
+        if self.server is not None:
+            # serve_forever() runs in the main thread: shut it down from another.
+            threading.Thread(target=self.server.shutdown, daemon=True).start()
+
+    def cleanup(self):
+        if self.engine_service is not None:
+            try:
+                self.engine_service.stop()
+            except Exception:
+                LOG.exception('error stopping the Heat engine')
+        if self.server is not None:
+            self.server.server_close()
+        self._remove_pid_file()
+        LOG.info('local Heat stopped')
+
+    def _remove_pid_file(self):
+        """Remove the launcher's pid and state files if they name this process."""
+        try:
+            with open(self.paths.pid) as f:
+                if int(f.read().strip() or 0) != os.getpid():
+                    return
+        except (OSError, ValueError):
+            return
+        for name in (self.paths.pid, self.paths.state):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.data_dir = os.path.abspath(args.data_dir)
+    os.makedirs(args.data_dir, mode=0o700, exist_ok=True)
+
+    # Before anything imports oslo.service (Heat does, at import time).
+    try:
+        from oslo_service import backend
+    except ImportError as exc:
+        sys.stderr.write('heatplan-local: openstack-heat is not installed (%s)\n' % exc)
+        return EXIT_NO_HEAT
+    backend.init_backend(backend.BackendType.THREADING)
+    try:
+        import heat  # noqa: F401
+    except ImportError as exc:
+        sys.stderr.write('heatplan-local: openstack-heat is not installed (%s)\n' % exc)
+        return EXIT_NO_HEAT
+
+    local = LocalHeat(args)
+    try:
+        local.server = bind(args.host, args.port)
+    except OSError as exc:
+        sys.stderr.write('heatplan-local: cannot bind %s:%d: %s\n'
+                         % (args.host, args.port, exc))
+        return EXIT_PORT_IN_USE
+
+    signal.signal(signal.SIGTERM, local.shutdown)
+    signal.signal(signal.SIGINT, local.shutdown)
+    if args.exit_with_pid:
+        local.watch_pid(args.exit_with_pid)
+    try:
+        local.run()
+    except Exception as exc:
+        LOG.exception('local Heat failed')
+        sys.stderr.write('heatplan-local: local Heat failed: %s\n' % exc)
+        import traceback
+        traceback.print_exc()
+        local.cleanup()
+        return EXIT_STARTUP_FAILED
+    local.cleanup()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
