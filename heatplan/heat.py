@@ -14,12 +14,39 @@ files, environment files, parameters and tags all replaced), never a PATCH.
 """
 
 import contextlib
+import functools
 import logging
 import time
 
 from heatplan import errors
 
 LOG = logging.getLogger(__name__)
+
+#: Delays (seconds) between attempts of an idempotent read.
+READ_RETRY_DELAYS = (0.5, 1.0, 2.0)
+_RETRY_STATUS = (500, 502, 503, 504)
+
+
+def idempotent_read(method):
+    """Retry a read (GET) with backoff on connection faults and 5xx answers.
+
+    Only reads are retried: a create, update or delete could apply twice.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        for delay in self.read_retry_delays + (None,):
+            try:
+                return method(self, *args, **kwargs)
+            except (errors.ConnectionFailed, errors.HeatRejected) as exc:
+                transient = isinstance(exc, errors.ConnectionFailed) and \
+                    'authentication' not in exc.message and 'credentials' not in exc.message
+                transient = transient or getattr(exc, 'status_code', None) in _RETRY_STATUS
+                if delay is None or not transient:
+                    raise
+                LOG.debug('%s failed (%s); retrying in %.1f s', method.__name__,
+                          exc.message.splitlines()[0], delay)
+                time.sleep(delay)
+    return wrapper
 
 #: Statuses after which a stack operation is over.
 TERMINAL_SUFFIXES = ('_COMPLETE', '_FAILED')
@@ -65,6 +92,7 @@ class HeatAdapter:
         self.client = client
         self.url = url
         self.local = local
+        self.read_retry_delays = READ_RETRY_DELAYS
 
     # -- construction -----------------------------------------------------
 
@@ -233,6 +261,7 @@ class HeatAdapter:
         with self._errors('tagging stack %s' % stack_id):
             self.client.stacks.update(stack_id, existing=True, tags=','.join(tags))
 
+    @idempotent_read
     def get_stack(self, name_or_id, resolve_outputs=False):
         """The stack as a dict, or ``None`` if Heat has no such stack."""
         from heatclient import exc as heat_exc
@@ -285,6 +314,7 @@ class HeatAdapter:
             return self.wait_for_stack(name_or_id, timeout=timeout, poll=poll)
         return None
 
+    @idempotent_read
     def list_stacks(self, tags=None, show_hidden=False, **filters):
         """Stacks (dicts) of the project; ``tags`` must all be present."""
         kwargs = {}
@@ -322,21 +352,25 @@ class HeatAdapter:
             result = self.client.stacks.preview_update(stack_id, **fields)
         return (result or {}).get('resource_changes', result)
 
+    @idempotent_read
     def get_files(self, stack):
         """The stack's stored files map (byte-identical to what was sent)."""
         with self._errors('reading the files of stack %s' % stack):
             return self.client.stacks.files(stack)
 
+    @idempotent_read
     def get_template(self, stack):
         """The stack's stored template (parsed)."""
         with self._errors('reading the template of stack %s' % stack):
             return self.client.stacks.template(stack)
 
+    @idempotent_read
     def get_environment(self, stack):
         """The stack's merged environment (hidden parameters masked)."""
         with self._errors('reading the environment of stack %s' % stack):
             return self.client.stacks.environment(stack)
 
+    @idempotent_read
     def get_outputs(self, stack):
         """The stack's outputs as ``{key: value}``."""
         with self._errors('reading the outputs of stack %s' % stack):
@@ -348,6 +382,7 @@ class HeatAdapter:
                 result[key] = shown.get('output_value')
         return result
 
+    @idempotent_read
     def list_events(self, stack, nested_depth=None, limit=None):
         """Events of a stack (dicts), oldest first."""
         kwargs = {}
@@ -363,6 +398,7 @@ class HeatAdapter:
         events.sort(key=lambda e: e.get('event_time') or '')
         return events
 
+    @idempotent_read
     def list_resources(self, stack, nested_depth=None):
         """Resources of a stack (dicts), nested ones too with ``nested_depth``."""
         kwargs = {}

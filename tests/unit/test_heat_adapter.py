@@ -11,6 +11,7 @@ import pytest
 import requests_mock
 
 from heatplan import errors
+from heatplan import heat
 from heatplan.cli import connect
 from heatplan.heat import HeatAdapter
 from heatplan.local import launcher
@@ -31,9 +32,58 @@ def heat_error(code, message, kind='StackValidationFailed'):
                      'error': {'message': message, 'type': kind, 'traceback': None}}}
 
 
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch):
+    monkeypatch.setattr(heat, 'READ_RETRY_DELAYS', (0.0, 0.0, 0.0))
+
+
 @pytest.fixture
 def adapter():
     return HeatAdapter.from_url(URL)
+
+
+def test_reads_retry_on_5xx_then_succeed(adapter):
+    stack = {'stack': {'id': 'i1', 'stack_name': 's', 'stack_status': 'CREATE_COMPLETE'}}
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', [
+            heat_error(503, 'busy', 'ServiceUnavailable'),
+            {'status_code': 302, 'headers': {'Location': URL + '/stacks/s/i1'}},
+        ])
+        m.get(URL + '/stacks/s/i1', [
+            heat_error(500, 'oops', 'InternalServerError'),
+            {'status_code': 200, 'headers': JSON, 'json': stack},
+        ])
+        got = adapter.get_stack('s')
+    assert got['id'] == 'i1'
+    # 503; then 302 + 500 (the whole read is retried); then 302 + 200
+    assert [r.path.rsplit('/', 1)[-1] for r in m.request_history] == ['s', 's', 'i1', 's', 'i1']
+
+
+def test_reads_give_up_after_the_retries(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks', **heat_error(503, 'busy', 'ServiceUnavailable'))
+        with pytest.raises(errors.HeatRejected):
+            adapter.list_stacks()
+    assert len(m.request_history) == len(heat.READ_RETRY_DELAYS) + 1
+
+
+def test_writes_are_never_retried(adapter):
+    with requests_mock.Mocker() as m:
+        m.post(URL + '/stacks', **heat_error(503, 'busy', 'ServiceUnavailable'))
+        m.put(URL + '/stacks/s/i1', **heat_error(500, 'oops', 'InternalServerError'))
+        with pytest.raises(errors.HeatRejected):
+            adapter.create_stack('s', BODY)
+        with pytest.raises(errors.HeatRejected):
+            adapter.update_stack('s/i1', BODY)
+    assert [r.method for r in m.request_history] == ['POST', 'PUT']
+
+
+def test_client_errors_are_not_retried(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks', **heat_error(400, 'bad', 'InvalidRequest'))
+        with pytest.raises(errors.HeatRejected):
+            adapter.list_stacks()
+    assert len(m.request_history) == 1
 
 
 def test_create_sends_one_full_request(adapter):
