@@ -18,6 +18,7 @@ Order of work (see doc/source/deploy.rst):
 
 import dataclasses
 import json
+import re
 import time
 
 from heatplan import assemble
@@ -84,6 +85,12 @@ class Reporter:
 
 
 IN_PROGRESS = '_IN_PROGRESS'
+#: Stack statuses meaning the plan it carries was applied.  ROLLBACK_COMPLETE
+#: is a failure: Heat went back to the old resources but kept the new tags.
+APPLIED = ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
+#: A pending record younger than this may belong to a deploy still sending
+#: its plan (between taking the lock and Heat accepting the update).
+STALE_AFTER = 120.0
 
 
 def _status(stack):
@@ -129,11 +136,53 @@ def _describe_change(item):
     return '%s (%s)' % (path, rtype) if rtype else path
 
 
-def _flatten_preview(changes):
+def _flatten_preview(changes, existing=None):
+    """Resource changes as readable names.
+
+    With ``existing`` (``{(stack, resource): physical id}``), replaced and
+    deleted resources known to have never been created (present, with no
+    physical id: a failed create) are reported as ``added`` instead: nothing
+    is destroyed.  Anything not positively found counts as destructive.
+    """
     out = {}
     for kind in ('added', 'deleted', 'replaced', 'updated', 'unchanged'):
-        out[kind] = [_describe_change(i) for i in (changes or {}).get(kind, []) or []]
+        out[kind] = []
+    for kind in out:
+        for item in (changes or {}).get(kind, []) or []:
+            key = (_stack_key(item.get('stack_name')), item.get('resource_name'))
+            if existing is not None and kind in ('replaced', 'deleted') and \
+                    existing.get(key, 'unknown') == '':
+                if kind == 'replaced':
+                    out['added'].append(_describe_change(item))
+                continue
+            out[kind].append(_describe_change(item))
     return out
+
+
+def _existing_resources(adapter, ident, changes):
+    """Physical ids of the resources a preview would replace or delete."""
+    if not (changes or {}).get('replaced') and not (changes or {}).get('deleted'):
+        return None
+    existing = {}
+    for r in adapter.list_resources(ident, nested_depth=5):
+        key = (_stack_key(r.get('stack_name')), r.get('resource_name'))
+        if key in existing and existing[key] != (r.get('physical_resource_id') or ''):
+            existing[key] = 'ambiguous'
+        else:
+            existing[key] = r.get('physical_resource_id') or ''
+    return existing
+
+
+_NESTED_SUFFIX = re.compile(r'-[a-z0-9]{12}(?=-|$)')
+
+
+def _stack_key(name):
+    """A nested stack's name without Heat's random suffixes.
+
+    Heat names nested stacks ``<parent>-<resource>-<12 random chars>``; an
+    update preview names the ones it previews ``<parent>-<resource>``.
+    """
+    return _NESTED_SUFFIX.sub('', name or '')
 
 
 def check_locks(st, records, stack, opts, reporter):
@@ -144,6 +193,9 @@ def check_locks(st, records, stack, opts, reporter):
         if IN_PROGRESS in _status(stack):
             raise st.locked_error(opts.stack, rec.revision, rec)
         held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+        if held != str(rec.revision) and rec.age() < STALE_AFTER:
+            # Taken the lock moments ago; Heat may not have its plan yet.
+            raise st.locked_error(opts.stack, rec.revision, rec)
         if held == str(rec.revision):
             # The stack carries this revision and is no longer in progress:
             # its outcome is certain, settle it and go on.
@@ -167,8 +219,7 @@ def settle(st, records, record, stack):
     """Set a pending record's status from the stack's real state."""
     held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
     status = _status(stack)
-    if held == str(record.revision) and status.endswith('_COMPLETE') and \
-            not status.startswith('DELETE'):
+    if held == str(record.revision) and status in APPLIED:
         for other in records:
             if other.status == store_mod.DEPLOYED and other.revision != record.revision:
                 st.set_status(other, store_mod.SUPERSEDED)
@@ -204,9 +255,12 @@ def deploy(adapter, plan, opts, reporter=None):
     result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
     held_digest = store_mod.tag_value(store_mod.tags_of(stack), store_mod.STACK_DIGEST_TAG) \
         if stack else None
+    held_rev = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    held_ok = not records or any(str(r.revision) == held_rev and r.status == store_mod.DEPLOYED
+                                 for r in records)
     if stack is not None and not opts.force and not opts.dry_run and \
             held_digest == plan.digest.split(':', 1)[1] and \
-            _status(stack).endswith('_COMPLETE'):
+            _status(stack) in APPLIED and held_ok:
         result.revision = current.revision if current else None
         result.status = _status(stack)
         return result
@@ -233,9 +287,10 @@ def deploy(adapter, plan, opts, reporter=None):
 
     if stack is not None:
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
-        preview = _flatten_preview(adapter.preview_update(
-            ident, body, tags=tags, disable_rollback=opts.disable_rollback,
-            show_nested=True))
+        changes_raw = adapter.preview_update(
+            ident, body, tags=tags, disable_rollback=opts.disable_rollback, show_nested=True)
+        preview = _flatten_preview(changes_raw,
+                                   _existing_resources(adapter, ident, changes_raw))
         result.preview = preview
         _destruction_guard(preview, opts, reporter)
 

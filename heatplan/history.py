@@ -312,11 +312,14 @@ def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None
     st = store_mod.Store(adapter)
     records = st.records(stack_name)
     if revision is None:
-        deployed = [r for r in records if r.status in (store_mod.DEPLOYED,
-                                                      store_mod.SUPERSEDED)]
-        current = [r for r in records if r.status == store_mod.DEPLOYED]
-        current_rev = current[-1].revision if current else None
-        earlier = [r for r in deployed if current_rev is None or r.revision < current_rev]
+        # The last revision deployed successfully before the current (latest)
+        # one: after a failed deploy, that is the one that is still deployed.
+        good = [r for r in records if r.status in (store_mod.DEPLOYED, store_mod.SUPERSEDED)]
+        latest = records[-1] if records else None
+        if latest is not None and latest.status == store_mod.DEPLOYED:
+            earlier = [r for r in good if r.revision < latest.revision]
+        else:
+            earlier = good
         if not earlier:
             raise errors.RefusedError(
                 'stack %s has no earlier successfully deployed revision to roll back to'
@@ -332,7 +335,7 @@ def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None
     return result
 
 
-def recover(adapter, stack_name):
+def recover(adapter, stack_name, force=False):
     """Settle pending records from the stack's real state; release the lock."""
     st = store_mod.Store(adapter)
     records = st.records(stack_name)
@@ -343,6 +346,15 @@ def recover(adapter, stack_name):
             'stack %s is %s: the deploy is still running'
             % (stack_name, stack['stack_status']),
             hint='wait for it to finish, then run recover again')
+    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    young = [r for r in pending
+             if str(r.revision) != held and r.age() < deploy_mod.STALE_AFTER and not force]
+    if young:
+        raise errors.RefusedError(
+            'revision %d of %s was started %d s ago and may still be sending its plan'
+            % (young[0].revision, stack_name, young[0].age()),
+            hint='wait %d s, or pass --force if that deploy is certainly dead'
+            % deploy_mod.STALE_AFTER)
     settled = []
     for rec in pending:
         deploy_mod.settle(st, records, rec, stack)
@@ -367,4 +379,7 @@ def delete(adapter, stack_name, keep_history=False, wait=True):
         for rec in records:
             st.delete(rec)
             removed.append(rec.revision)
+        for rec in records:
+            if wait:
+                adapter.wait_for_stack(rec.ident, timeout=300, poll=1.0)
     return {'stack': stack_name, 'status': status, 'records_deleted': removed}

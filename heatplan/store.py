@@ -119,6 +119,15 @@ class Record:
             by=tag_value(tags, 'hp-by=') or '',
             tags=tags)
 
+    def age(self):
+        """Seconds since the record was created (0 if unknown)."""
+        try:
+            created = datetime.datetime.strptime(self.created[:19], '%Y-%m-%dT%H:%M:%S')
+        except (TypeError, ValueError):
+            return 0.0
+        created = created.replace(tzinfo=datetime.timezone.utc)
+        return (datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()
+
     @property
     def ident(self):
         return '%s/%s' % (self.name, self.id)
@@ -139,7 +148,7 @@ class Store:
         stacks = self.adapter.list_stacks(tags=[RECORD_TAG, stack_tag(stack_name)],
                                           show_hidden=True)
         records = [Record.from_stack(s) for s in stacks
-                   if s.get('stack_status') != 'DELETE_COMPLETE']
+                   if s.get('stack_status') not in ('DELETE_COMPLETE', 'DELETE_IN_PROGRESS')]
         records.sort(key=lambda r: (r.revision, r.created, r.id))
         return records
 

@@ -367,12 +367,16 @@ class Recover(base.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
+        parser.add_argument('--force', action='store_true',
+                            help='settle even a pending record younger than %d s (its '
+                                 'deploy may still be sending its plan)'
+                            % deploy_mod.STALE_AFTER)
         connect.add_heat_arguments(parser, self.app)
         return parser
 
     def take_action(self, parsed_args):
         settled = history_mod.recover(connect.get_adapter(self.app, parsed_args),
-                                      parsed_args.stack)
+                                      parsed_args.stack, force=parsed_args.force)
         return ('revision', 'status'), [(s['revision'], s['status']) for s in settled]
 
 
