@@ -12,6 +12,8 @@ Pure functions over the plan's text: no network, no Heat.
 """
 
 import dataclasses
+import functools
+import gc
 import hashlib
 import json
 import re
@@ -101,9 +103,30 @@ class Plan:
     def body_json(self):
         return json.dumps(self.body, sort_keys=True)
 
-    @property
+    @functools.cached_property
     def body_size(self):
-        return len(self.body_json().encode('utf-8'))
+        """Bytes of the body as sent (ASCII JSON: characters are bytes)."""
+        return len(json.dumps(self.body))
+
+
+def without_gc(func):
+    """Run ``func`` with the cyclic garbage collector paused.
+
+    Assembly builds millions of YAML nodes (none in reference cycles); the
+    collector would walk them again and again as the heap grows, which made
+    assembly cost grow faster than the plan (measured: 70-80% of the time on
+    1,000-5,000 file plans).  Reference counting still frees everything.
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return wrapper
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +356,7 @@ def _parse(pf, an):
     return pf
 
 
+@without_gc
 def analyze(src, definition):
     """Read every file the plan needs and find every reference.
 
@@ -592,6 +616,7 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
+@without_gc
 def build(an, parameter_values=None, hidden=None):
     """Assemble the request body from an analysis without errors."""
     d = an.definition
@@ -619,6 +644,8 @@ def build(an, parameter_values=None, hidden=None):
     envs = list(d.environments)
     if d.plan_environment:
         gen_text = _generated_env(an)
+        if gen_text is None and an.errors:
+            raise errors.LintFailed(an.diagnostics)
         if gen_text is not None:
             texts[d.generated_key] = gen_text
             generated[d.generated_key] = {

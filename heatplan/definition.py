@@ -98,7 +98,30 @@ def _read_yaml_file(src, key):
         raise errors.PlanError(problem.format())
     if not isinstance(node, yn.MappingNode):
         raise errors.PlanError('%s: must be a YAML mapping' % key)
+    _refuse_duplicate_keys(node, key)
     return node
+
+
+def _refuse_duplicate_keys(root, key):
+    """A definition with a key twice is ambiguous (YAML keeps the last): refuse it."""
+    stack = [root]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yn.MappingNode):
+            names = {}
+            for k, v in node.value:
+                if isinstance(k, yn.ScalarNode):
+                    if k.value in names:
+                        raise _err(key, k, 'duplicate key %r (first at line %d); YAML keeps '
+                                   'only the last one' % (k.value, names[k.value] + 1))
+                    names[k.value] = k.start_mark.line
+                stack.append(v)
+        elif isinstance(node, yn.SequenceNode):
+            stack.extend(node.value)
 
 
 #: Limits on parameter data in definition files (heatplan.yaml, plan-environment.yaml).

@@ -238,6 +238,11 @@ def deploy(adapter, plan, opts, reporter=None):
     if stack is not None and _status(stack) == 'DELETE_COMPLETE':
         stack = None
     records = st.records(opts.stack)
+    # The next revision is numbered from the same read the lock check used:
+    # a deploy that took the lock after that read made record N, and this
+    # one then fails to create record N too (Heat: 409) instead of taking
+    # N+1 and running alongside.
+    next_rev = (records[-1].revision if records else 0) + 1
     check_locks(st, records, stack, opts, reporter)
     records = st.records(opts.stack)
     deployed = [r for r in records if r.status == store_mod.DEPLOYED]
@@ -266,7 +271,6 @@ def deploy(adapter, plan, opts, reporter=None):
         return result
 
     body = plan.body
-    next_rev = (records[-1].revision if records else 0) + 1
     tags = stack_tags(store_mod.tags_of(stack) if stack else [], opts.tags, next_rev,
                       plan.digest)
 
@@ -279,24 +283,35 @@ def deploy(adapter, plan, opts, reporter=None):
             result.preview = {'added': [_describe_change(r) for r in _flat(resources)]}
         else:
             ident = '%s/%s' % (stack['stack_name'], stack['id'])
-            result.preview = _flatten_preview(adapter.preview_update(
-                ident, body, tags=tags, disable_rollback=opts.disable_rollback,
-                show_nested=True))
+            result.preview = _flatten_preview(
+                _preview_update(adapter, ident, body, tags, opts, reporter))
         result.outcome = 'dry-run'
         return result
 
     if stack is not None:
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
-        changes_raw = adapter.preview_update(
-            ident, body, tags=tags, disable_rollback=opts.disable_rollback, show_nested=True)
-        preview = _flatten_preview(changes_raw,
-                                   _existing_resources(adapter, ident, changes_raw))
-        result.preview = preview
-        _destruction_guard(preview, opts, reporter)
+        if not (opts.allow_replace and opts.allow_delete):
+            # (both allowed: the preview could not refuse anything; skip it)
+            changes_raw = _preview_update(adapter, ident, body, tags, opts, reporter)
+            preview = _flatten_preview(changes_raw,
+                                       _existing_resources(adapter, ident, changes_raw))
+            result.preview = preview
+            _destruction_guard(preview, opts, reporter)
 
-    record = st.create_pending(opts.stack, next_rev, body, plan.digest,
-                               dict(opts.meta, action=opts.action,
-                                    changes=changes.as_dict()))
+    held_text = 'revision %s' % held_rev if held_rev else (
+        'its previous plan' if stack is not None else 'no stack yet')
+    try:
+        record = st.create_pending(opts.stack, next_rev, body, plan.digest,
+                                   dict(opts.meta, action=opts.action,
+                                        changes=changes.as_dict()))
+    except store_mod.Locked:
+        raise
+    except (errors.ConnectionFailed, errors.HeatRejected) as exc:
+        raise type(exc)(
+            '%s\ntaking the deploy lock (revision %d) failed, so nothing was sent to the '
+            'stack: it is unchanged (%s)' % (exc.message, next_rev, held_text),
+            hint='a pending record may have been left behind: run "heatplan recover %s" '
+                 '(after %d s), then deploy again' % (opts.stack, STALE_AFTER))
     result.revision = next_rev
     try:
         if stack is None:
@@ -309,12 +324,17 @@ def deploy(adapter, plan, opts, reporter=None):
             adapter.update_stack(ident, body, tags=tags, timeout_mins=opts.timeout_mins,
                                  disable_rollback=opts.disable_rollback)
             result.outcome = 'updated'
-    except errors.HeatRejected:
-        # Heat answered with an error: nothing was applied.
-        st.set_status(record, store_mod.FAILED)
-        raise
+    except errors.HeatRejected as exc:
+        code = getattr(exc, 'status_code', None)
+        if code is not None and code < 500:
+            # Heat refused the request itself: nothing was applied.
+            _set_status_quietly(st, record, store_mod.FAILED)
+            exc.message += '\nnothing was applied: the stack is unchanged (%s)' % held_text
+            raise
+        # A 5xx may come from a proxy, before or after Heat took the plan.
+        raise _after_fault(adapter, st, record, opts, exc, held_text)
     except errors.ConnectionFailed as exc:
-        raise _after_fault(adapter, st, record, opts, exc)
+        raise _after_fault(adapter, st, record, opts, exc, held_text)
     reporter.info('%s %s: revision %d, %s' % (
         'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
         plan.digest))
@@ -323,17 +343,61 @@ def deploy(adapter, plan, opts, reporter=None):
         result.outcome = 'accepted'
         result.elapsed = time.monotonic() - started
         return result
-    status = wait(adapter, ident, opts, reporter, started)
+    try:
+        status = wait(adapter, ident, opts, reporter, started)
+    except (errors.ConnectionFailed, errors.HeatRejected) as exc:
+        raise type(exc)(
+            '%s\nHeat accepted the plan (revision %d) and was applying it when heatplan '
+            'lost contact while waiting' % (exc.message, next_rev),
+            hint='follow the stack with "openstack stack show %s"; once it is no longer '
+                 'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     result.status = status
     result.elapsed = time.monotonic() - started
-    records = st.records(opts.stack)
-    settle(st, records, record, adapter.get_stack(ident))
+    try:
+        records = st.records(opts.stack)
+        settle(st, records, record, adapter.get_stack(ident))
+    except (errors.ConnectionFailed, errors.HeatRejected) as exc:
+        what = 'the plan was applied' if status in APPLIED else \
+            'the stack carries revision %d but ended %s' % (next_rev, status)
+        raise type(exc)(
+            '%s\n%s, but recording the outcome in the history failed' % (exc.message, what),
+            hint='run "heatplan recover %s" to settle revision %d' % (opts.stack, next_rev))
     if record.status != store_mod.DEPLOYED:
         result.failures = failures(adapter, ident)
         result.outcome = 'failed'
         return result
-    prune(st, opts.stack, opts.history_max)
+    try:
+        prune(st, opts.stack, opts.history_max)
+    except errors.HeatplanError as exc:  # the deploy itself succeeded
+        reporter.info('warning: pruning old revision records failed: %s'
+                      % exc.message.splitlines()[0])
     return result
+
+
+def _set_status_quietly(st, record, status):
+    try:
+        st.set_status(record, status)
+    except errors.HeatplanError:
+        pass  # recover settles it later
+
+
+def _preview_update(adapter, ident, body, tags, opts, reporter):
+    """Heat's update preview, nested stacks included when Heat can.
+
+    Heat 27 fails the nested preview (HTTP 400, a TypeError inside Heat) when
+    a resource that owns a nested stack would be replaced; the top-level
+    preview still works and still shows that replacement.
+    """
+    try:
+        return adapter.preview_update(ident, body, tags=tags,
+                                      disable_rollback=opts.disable_rollback, show_nested=True)
+    except errors.HeatRejected as exc:
+        if getattr(exc, 'status_code', None) != 400:
+            raise
+        reporter.info('note: Heat could not preview nested stacks (%s); previewing the '
+                      'top level only' % exc.message.splitlines()[0][:200])
+        return adapter.preview_update(ident, body, tags=tags,
+                                      disable_rollback=opts.disable_rollback, show_nested=False)
 
 
 def _flat(resources):
@@ -369,26 +433,46 @@ def _destruction_guard(preview, opts, reporter):
         hint='pass %s (or --yes) if that is what you want' % flags)
 
 
-def _after_fault(adapter, st, record, opts, exc):
-    """The create/update call failed in transit: find out whether Heat took it."""
+def _never_sent(exc):
+    """True when the request certainly never reached anyone (connection refused)."""
+    text = exc.message.lower()
+    return isinstance(exc, errors.ConnectionFailed) and (
+        'connection refused' in text or 'errno 111' in text)
+
+
+def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan'):
+    """The create/update call failed in transit: find out whether Heat took it.
+
+    Only a refused connection proves the request was never sent.  After a
+    timeout, a dropped connection or a proxy's 5xx the request may have
+    reached Heat, or may still: the record stays pending for ``recover``.
+    """
+    cls = type(exc)
     try:
         stack = adapter.get_stack(opts.stack)
     except errors.HeatplanError:
-        return errors.ConnectionFailed(
+        return cls(
             '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
             'check' % exc.message,
             hint='when Heat is back, run "heatplan recover %s"' % opts.stack)
     held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
     if held == str(record.revision):
-        return errors.ConnectionFailed(
+        return cls(
             '%s\nHeat accepted the plan (the stack carries revision %d) and is applying it'
             % (exc.message, record.revision),
-            hint='follow it with "openstack stack show %s"; then run "heatplan recover %s"'
-            % (opts.stack, opts.stack))
-    st.set_status(record, store_mod.FAILED)
-    return errors.ConnectionFailed(
-        '%s\nHeat did not take the plan: the stack is unchanged' % exc.message,
-        hint='deploy again when the connection is back')
+            hint='follow it with "openstack stack show %s"; once it is no longer '
+                 'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
+    if _never_sent(exc):
+        _set_status_quietly(st, record, store_mod.FAILED)
+        return cls(
+            '%s\nthe request was not sent: Heat did not take the plan and the stack is '
+            'unchanged (%s)' % (exc.message, held_text),
+            hint='deploy again when Heat is reachable')
+    return cls(
+        '%s\nwhen heatplan checked, Heat had not started on the plan (the stack still '
+        'had %s); the request may or may not still reach it' % (exc.message, held_text),
+        hint='run "heatplan recover %s" after %d s to settle revision %d, then deploy again'
+        % (opts.stack, STALE_AFTER, record.revision))
 
 
 def wait(adapter, ident, opts, reporter, started):

@@ -16,6 +16,7 @@ files, environment files, parameters and tags all replaced), never a PATCH.
 import contextlib
 import functools
 import logging
+import re
 import time
 
 from heatplan import errors
@@ -187,7 +188,23 @@ class HeatAdapter:
         code = getattr(exc, 'code', None)
         error = getattr(exc, 'error', None) or {}
         detail = error.get('error', {}) if isinstance(error, dict) else {}
-        message = detail.get('message') or str(exc)
+        detail = detail if isinstance(detail, dict) else {}
+        message = detail.get('message')
+        if isinstance(message, bytes):  # heatclient keeps a non-JSON body as bytes
+            message = message.decode('utf-8', 'replace')
+        if isinstance(message, str) and message.lstrip().startswith('<'):
+            message = re.sub(r'<[^>]*>', ' ', message)  # a proxy's HTML page
+        if message:
+            message = ' '.join(str(message).split())[:500]
+        if not message:
+            # not Heat's JSON (a proxy's or load balancer's page): keep it short
+            try:
+                message = str(exc)
+            except Exception:
+                message = ''
+            if isinstance(error, bytes):
+                message = error.decode('utf-8', 'replace')
+            message = ' '.join(message.split())[:300] or 'HTTP %s' % code
         kind = detail.get('type')
         hint = None
         lowered = message.lower()

@@ -20,17 +20,23 @@ FIXED_MTIME = 0
 
 def manifest_text(plan):
     d = plan.definition
+    hidden = set(plan.manifest.get('hidden_parameters', []))
     doc = {'template': d.template}
     if d.environments:
         doc['environments'] = list(d.environments)
     if d.plan_environment:
         doc['plan_environment'] = d.plan_environment
-    if d.parameters:
-        doc['parameters'] = dict(d.parameters)
+    params = {k: v for k, v in d.parameters.items() if k not in hidden}
+    if params:
+        doc['parameters'] = params
     if d.parameter_files:
         doc['parameter_files'] = dict(d.parameter_files)
-    return ('# heatplan plan manifest, written by "heatplan package"\n'
-            + yaml.safe_dump(doc, default_flow_style=False, sort_keys=False))
+    header = '# heatplan plan manifest, written by "heatplan package"\n'
+    given = sorted(hidden & set(d.parameters))
+    if given:
+        header += ('# hidden parameters are not written here; supply them again:\n'
+                   + ''.join('#   --parameter %s=...\n' % k for k in given))
+    return header + yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
 
 
 def package_members(plan, src):

@@ -11,6 +11,7 @@ They are sent to Heat (which masks them itself) and nowhere else:
 """
 
 import hashlib
+import json
 import logging
 import threading
 
@@ -21,22 +22,46 @@ _secrets = set()
 
 def fingerprint(name, value):
     """A slow keyed hash of a hidden parameter's value (hex)."""
-    data = value if isinstance(value, str) else repr(value)
+    data = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     digest = hashlib.scrypt(data.encode('utf-8'), salt=('heatplan:param:%s' % name).encode(),
                             n=2 ** 14, r=8, p=1, dklen=16)
     return 'scrypt:' + digest.hex()
 
 
-def register(value):
-    """Remember a secret so that log records never show it."""
-    if value is None:
+def _forms(value):
+    """Every way a value may be written in a log: raw, JSON-escaped, stripped."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _forms(v)
+        yield json.dumps(value)
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _forms(v)
+        yield json.dumps(value)
+        return
+    if value is None or isinstance(value, bool):
         return
     text = value if isinstance(value, str) else str(value)
-    if len(text) < 4:  # masking tiny strings would shred every log line
-        return
-    with _lock:
-        _secrets.add(text)
-    install_filter()
+    for candidate in (text, text.strip()):
+        yield candidate
+        yield json.dumps(candidate)[1:-1]
+        yield json.dumps(candidate, ensure_ascii=False)[1:-1]
+        yield repr(candidate)[1:-1]
+
+
+def register(value):
+    """Remember a secret (any JSON value) so that output and logs never show it."""
+    added = False
+    for text in _forms(value):
+        if len(text) < 4:  # masking tiny strings would shred every log line
+            continue
+        with _lock:
+            if text not in _secrets:
+                _secrets.add(text)
+                added = True
+    if added:
+        install_filter()
 
 
 def redact(text):

@@ -12,11 +12,13 @@ used.  Caps bound the work an input can cause (:class:`Limits`).
 
 import bz2
 import dataclasses
+import errno
 import gzip
 import io
 import lzma
 import os
 import posixpath
+import re
 import stat
 import tarfile
 import urllib.parse
@@ -165,10 +167,13 @@ class DirectorySource(PlanSource):
             raise errors.SourceError('%s: not a directory' % path)
         self.given_root = os.path.abspath(path)
         self.root = os.path.realpath(path)
+        self._reals = {}
 
     def _real(self, key):
-        path = os.path.join(self.root, *key.split('/'))
-        real = os.path.realpath(path)
+        real = self._reals.get(key)
+        if real is None:
+            real = os.path.realpath(os.path.join(self.root, *key.split('/')))
+            self._reals[key] = real
         if real != self.root and not real.startswith(self.root + os.sep):
             raise errors.ConfinementError(
                 '%s resolves to %s, outside the plan root %s'
@@ -200,16 +205,43 @@ class DirectorySource(PlanSource):
             raise errors.SourceError(
                 '%s is %s, not a regular file; refusing to read it' % (key, kind))
         self._check_size(key, st.st_size)
-        try:
-            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_NOFOLLOW', 0))
-        except OSError as exc:
-            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        fd = self._open_confined(key, real)
         with os.fdopen(fd, 'rb') as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # raced
                 raise errors.SourceError('%s changed while being read' % key)
             data = f.read(self.limits.max_file_bytes + 1)
         self._check_size(key, len(data))
         return data
+
+    def _open_confined(self, key, real):
+        """Open ``real`` (fully resolved, inside the root) one component at a time.
+
+        Every component is opened with O_NOFOLLOW relative to its parent, so
+        a directory swapped for a symlink after the realpath check cannot lead
+        out of the root: the open fails instead.
+        """
+        rel = os.path.relpath(real, self.root)
+        parts = [] if rel == '.' else rel.split(os.sep)
+        nofollow = getattr(os, 'O_NOFOLLOW', 0)
+        try:
+            fd = os.open(self.root, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+        except OSError as exc:
+            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        try:
+            for part in parts[:-1]:
+                nxt = os.open(part, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | nofollow,
+                              dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+            return os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise errors.ConfinementError(
+                    '%s changed while being read (a directory became a symlink); '
+                    'refusing to follow it' % key)
+            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        finally:
+            os.close(fd)
 
     def absolute_to_key(self, abs_path):
         abs_path = os.path.normpath(abs_path)
@@ -302,7 +334,7 @@ class ArchiveSource(PlanSource):
             name = name.rstrip('/')
             if name in ('', '.'):
                 return
-        if name.startswith('/') or (len(name) > 1 and name[1] == ':'):
+        if name.startswith('/') or re.match(r'^[A-Za-z]:[/\\]', name):
             raise errors.ConfinementError(
                 '%s: member %r has an absolute name; refusing the archive'
                 % (self.label, raw_name))
@@ -347,6 +379,14 @@ class ArchiveSource(PlanSource):
             while True:
                 info = tar.next()
                 if info is None:
+                    # tarfile takes a short or garbled header for the end of
+                    # the archive; a whole tar ends in zero blocks.
+                    tail = raw[tar.offset:]
+                    if len(tail) < 512 or tail.strip(b'\0'):
+                        raise errors.SourceError(
+                            '%s: truncated or corrupt tar archive (no end-of-archive '
+                            'marker after %d members)' % (self.label, count),
+                            hint='the archive was cut short; create it again')
                     break
                 count += 1
                 if count > self.limits.max_files:
@@ -406,8 +446,13 @@ class ArchiveSource(PlanSource):
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
             infos = zf.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, IndexError, KeyError,
+                zlib.error) as exc:
             raise errors.SourceError('%s: not a readable zip archive: %s' % (self.label, exc))
+        except (NotImplementedError, RuntimeError) as exc:
+            raise errors.SourceError(
+                '%s: a zip format heatplan cannot read (%s)' % (self.label, exc),
+                hint='re-create the archive with plain deflate (zip -r), or use a .tar.gz')
         if len(infos) > self.limits.max_files:
             raise errors.LimitExceeded(
                 '%s has %d members, more than %d' % (self.label, len(infos),
@@ -447,9 +492,19 @@ class ArchiveSource(PlanSource):
                         % (self.label, info.filename))
                 else:
                     self._add(info.filename, 'file', data=content)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
+                IndexError, KeyError) as exc:
             raise errors.SourceError(
                 '%s: truncated or corrupt zip archive: %s' % (self.label, exc))
+        except NotImplementedError as exc:
+            raise errors.SourceError(
+                '%s: a zip member uses a compression or format heatplan cannot read (%s)'
+                % (self.label, exc),
+                hint='re-create the archive with plain deflate (zip -r), or use a .tar.gz')
+        except RuntimeError as exc:
+            raise errors.SourceError(
+                '%s: an encrypted (password-protected) zip member: %s' % (self.label, exc),
+                hint='plans are read from unencrypted archives')
 
     def _strip_single_top(self):
         tops = {k.split('/', 1)[0] for k in self._members}

@@ -14,6 +14,7 @@ from cliff import lister
 from cliff import show
 
 from heatplan import errors
+from heatplan import secrets
 
 LOG = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class HeatplanErrorMixin:
             return super().run(parsed_args)
         except errors.HeatplanError as exc:
             LOG.debug('command failed', exc_info=True)
-            sys.stderr.write('heatplan: error: %s\n' % exc)
+            # Heat quotes offending values in its errors, hidden ones included.
+            sys.stderr.write('heatplan: error: %s\n' % secrets.redact(str(exc)))
             return exc.exit_code
         except KeyboardInterrupt:
             sys.stderr.write('heatplan: interrupted\n')

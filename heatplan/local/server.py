@@ -179,6 +179,29 @@ class LocalHeat:
         # else runs yet.
         migration.db_sync(engine=engine)
         harden_sqlite(engine)
+        self.reset_stale_stacks()
+
+    def reset_stale_stacks(self):
+        """Mark FAILED what a dead engine left IN_PROGRESS.
+
+        This process is the only engine: nothing can still be working on a
+        stack that is IN_PROGRESS at start.  Heat's own reset covers only
+        legacy (non-convergence) stacks; convergence ones would stay
+        IN_PROGRESS for ever (``heat-manage reset_stack_status`` per stack).
+        """
+        from heat.common import context
+        from heat.db import api as db_api
+
+        ctx = context.get_admin_context()
+        stale = [s.id for s in db_api.stack_get_all(
+            ctx, filters={'status': 'IN_PROGRESS'}, show_nested=True, show_hidden=True)]
+        for stack_id in stale:
+            try:
+                db_api.reset_stack_status(ctx, stack_id)
+                LOG.warning('stack %s was IN_PROGRESS when the local Heat stopped; '
+                            'marked FAILED', stack_id)
+            except Exception:  # a stack deleted meanwhile, or a nested one already reset
+                LOG.exception('could not reset stack %s', stack_id)
 
     def start_engine(self):
         from heat.engine import service as engine_service

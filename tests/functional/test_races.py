@@ -1,0 +1,255 @@
+"""Races against a real Heat: one deploy at a time, reads never half old and half new.
+
+* Two, then eight, deploys of different plans start together on one stack
+  (new, and existing): exactly one runs, the others are refused with the
+  lock message; no revision number is used twice; the stack ends up storing
+  the winner's plan, entirely.
+* A deploy that starts between another deploy's lock check and its lock is
+  ordered deterministically with the fault proxy's ``hold`` mode.
+* Exports loop while a deploy runs: each one is the old plan or the new
+  plan, byte for byte, never a mix.
+
+``HEATPLAN_SOAK=1`` runs :func:`test_soak_concurrent_deploys` (many trials).
+"""
+
+import concurrent.futures
+import os
+import threading
+import time
+
+import pytest
+
+from heatplan import deploy
+from heatplan import history
+from heatplan import store as store_mod
+from heatplan.heat import HeatAdapter
+from tests.functional import plans
+from tests.functional.faultproxy import FaultProxy
+
+SOAK = os.environ.get('HEATPLAN_SOAK') == '1'
+HOT = 'heat_template_version: 2021-04-16\n'
+LOCK_MESSAGE = 'another deploy of %s is in progress (revision %d'
+
+BUG_LOCK_RACE = (
+    'deploy.deploy must not do this (a bug fixed once): checks the lock against one '
+    'read of the records (check_locks) and numbers its revision from a second read; a deploy that '
+    'passed the check before another deploy created its pending record N numbers '
+    'itself N+1, takes a lock nobody holds and runs too (Heat supersedes the first '
+    'update: "no deploy is silently superseded" is broken)')
+
+
+def figure(name, value):
+    """Print a figure for doc/source/reliability.rst; append it to $HEATPLAN_FIGURES."""
+    print('FIGURE %s = %s' % (name, value))
+    path = os.environ.get('HEATPLAN_FIGURES')
+    if path:
+        with open(path, 'a', encoding='utf-8') as f:
+            f.write('%s\t%s\n' % (name, value))
+
+
+def race_plan(label, wait=0):
+    return {
+        'heatplan.yaml': 'template: main.yaml\nparameters:\n  label: "%s"\n' % label,
+        'main.yaml': HOT + (
+            '# contender %s\n'
+            'parameters:\n'
+            '  label: {type: string}\n'
+            'resources:\n'
+            '  data:\n'
+            '    type: OS::Heat::Value\n'
+            '    properties: {value: {get_file: files/data.txt}}\n'
+            '  slow:\n'
+            '    type: OS::Heat::TestResource\n'
+            '    properties:\n'
+            '      value: {get_param: label}\n'
+            '      action_wait_secs: {create: 0, update: %d}\n' % (label, wait)),
+        'files/data.txt': 'contender %s\n' % label,
+    }
+
+
+def make(tmp_path, name, label, wait=0):
+    source = plans.write_plan(os.path.join(str(tmp_path), name), race_plan(label, wait))
+    return source, plans.build(source)
+
+
+def opts(name, **kwargs):
+    kwargs.setdefault('poll', 0.3)
+    kwargs.setdefault('wait_timeout', 120)
+    return deploy.DeployOptions(stack=name, **kwargs)
+
+
+def race(heat, name, contenders):
+    """Start one deploy per plan at once (each with its own client); their outcomes."""
+    barrier = threading.Barrier(len(contenders))
+
+    def run(plan):
+        adapter = HeatAdapter.from_url(heat.url)
+        barrier.wait(timeout=60)
+        try:
+            return deploy.deploy(adapter, plan, opts(name))
+        except Exception as exc:  # a crash is an outcome too
+            return exc
+
+    with concurrent.futures.ThreadPoolExecutor(len(contenders)) as pool:
+        return list(pool.map(run, contenders, timeout=300))
+
+
+def check_race(heat, name, contenders, outcomes, base):
+    """Problems with one race's outcome (empty: none); ``base`` = revision before."""
+    problems = []
+    won = [(o, p) for o, p in zip(outcomes, contenders, strict=True)
+           if isinstance(o, deploy.DeployResult)]
+    refused = [o for o in outcomes if isinstance(o, store_mod.Locked)]
+    other = [o for o in outcomes if not isinstance(o, (deploy.DeployResult, store_mod.Locked))]
+    if len(won) != 1:
+        problems.append('%d deploys ran: %s' % (len(won), [(r.outcome, r.revision, r.status)
+                                                          for r, _p in won]))
+    if other:
+        problems.append('neither ran nor refused by the lock: %r' % other)
+    for exc in refused:
+        if LOCK_MESSAGE % (name, base + 1) not in str(exc):
+            problems.append('refused without the lock message: %s' % exc)
+    records = plans.records(heat.adapter, name)
+    revisions = [r.revision for r in records]
+    if len(set(revisions)) != len(revisions):
+        problems.append('a revision number is used twice: %s' % revisions)
+    if won:
+        result, plan = won[-1]
+        if result.outcome not in ('created', 'updated') or result.revision != base + 1:
+            problems.append('the winner: %s revision %s' % (result.outcome, result.revision))
+        stored = heat.adapter.get_files(name)
+        if len(won) == 1 and stored != plan.body['files']:
+            problems.append('the stack does not store the winner\'s plan whole')
+        deployed = [(r.revision, r.digest) for r in records if r.status == store_mod.DEPLOYED]
+        if len(won) == 1 and deployed != [(base + 1, plan.digest)]:
+            problems.append('deployed records %s, not the winner\'s' % deployed)
+    highest = max(revisions + [0])
+    return problems, highest
+
+
+def run_trials(heat, request, tmp_path, n, op, trials):
+    """``trials`` races of ``n`` contenders; (problems, known-bug seen, races run)."""
+    problems = []
+    bug_seen = False
+    for trial in range(trials):
+        name = plans.stack_name(request, '-t%d' % trial)
+        base = 0
+        if op == 'update':
+            deploy.deploy(heat.adapter, make(tmp_path, '%s-base' % name, 'base')[1], opts(name))
+            base = 1
+        contenders = [make(tmp_path, '%s-c%d' % (name, i), '%s-%d' % (name, i))[1]
+                      for i in range(n)]
+        outcomes = race(heat, name, contenders)
+        found, highest = check_race(heat, name, contenders, outcomes, base)
+        if found and highest > base + 1:
+            # Someone got past the lock with a later revision number: the known
+            # bug (a deploy numbered from a newer read than its lock check).
+            bug_seen = True
+            continue
+        problems.extend('trial %d: %s' % (trial, p) for p in found)
+    return problems, bug_seen, trials
+
+
+@pytest.mark.parametrize('op', ['create', 'update'])
+@pytest.mark.parametrize('n', [2, 8])
+def test_concurrent_deploys_exactly_one_runs(local_heat, request, tmp_path, n, op):
+    problems, bug_seen, trials = run_trials(local_heat, request, tmp_path, n, op, 2)
+    figure('races run (%d deploys, %s)' % (n, op), trials)
+    assert problems == []
+    assert not bug_seen, BUG_LOCK_RACE
+
+
+def test_a_deploy_between_lock_check_and_lock_is_refused(local_heat, request, tmp_path):
+    """B reads the records (no lock held), A takes the lock and starts, then B goes on."""
+    heat = local_heat
+    name = plans.stack_name(request)
+    deploy.deploy(heat.adapter, make(tmp_path, 'base', 'base')[1], opts(name))
+    a_plan = make(tmp_path, 'a', 'A', wait=4)[1]
+    b_plan = make(tmp_path, 'b', 'B')[1]
+    outcome = {}
+    with FaultProxy(heat.port) as proxy:
+        records = r'/stacks\?tags=heatplan-record'
+        proxy.add('pass', method='GET', path=records, times=1)   # B's lock check
+        held = proxy.add('hold', method='GET', path=records, times=1, seconds=60)
+
+        def run_b():
+            try:
+                outcome['b'] = deploy.deploy(HeatAdapter.from_url(proxy.url), b_plan,
+                                             opts(name))
+            except Exception as exc:
+                outcome['b'] = exc
+
+        thread = threading.Thread(target=run_b, daemon=True)
+        thread.start()
+        assert held.caught.wait(60), 'B never read the records a second time'
+        a = deploy.deploy(heat.adapter, a_plan, opts(name, wait=False))
+        assert (a.outcome, a.revision, a.status) == ('accepted', 2, 'UPDATE_IN_PROGRESS')
+        held.release.set()
+        thread.join(120)
+        assert not thread.is_alive()
+    assert heat.adapter.wait_for_stack(name, timeout=120, poll=0.3) == 'UPDATE_COMPLETE'
+    b = outcome['b']
+    revisions = plans.revisions(heat.adapter, name)
+    assert isinstance(b, store_mod.Locked), (b, revisions)
+    assert LOCK_MESSAGE % (name, 2) in str(b)
+    assert heat.adapter.get_files(name) == a_plan.body['files']
+    assert revisions == [(1, 'deployed'), (2, 'pending')]
+
+
+def test_exports_during_a_deploy_are_the_old_or_the_new_plan(local_heat, request, tmp_path):
+    heat = local_heat
+    name = plans.stack_name(request)
+    old_src, old = make(tmp_path, 'old', 'old')
+    new_src, new = make(tmp_path, 'new', 'new', wait=3)
+    trees = {'old': plans.tree_bytes(old_src), 'new': plans.tree_bytes(new_src)}
+    digests = {'old': old.digest, 'new': new.digest}
+    deploy.deploy(heat.adapter, old, opts(name))
+    outcome = {}
+
+    def run():
+        try:
+            outcome['result'] = deploy.deploy(HeatAdapter.from_url(heat.url), new, opts(name))
+        except Exception as exc:
+            outcome['result'] = exc
+
+    seen = {'old': 0, 'new': 0}
+    mixed = []
+    exports = 0
+    reader = HeatAdapter.from_url(heat.url)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    after = 0
+    while exports < 400 and time.monotonic() < deadline and after < 5:
+        if not thread.is_alive():
+            after += 1  # a few more once the deploy is over
+        out = str(tmp_path / ('export-%d' % exports))
+        info = history.export(reader, name, out)
+        exports += 1
+        tree = plans.tree_bytes(out)
+        which = [k for k, t in trees.items() if t == tree]
+        if len(which) != 1 or digests[which[0]] != info['digest']:
+            mixed.append((exports, info['digest'], sorted(tree)))
+            continue
+        seen[which[0]] += 1
+        # the export deploys back to the same digest
+        assert plans.build(out).digest == info['digest']
+    thread.join(60)
+    figure('exports during a deploy', exports)
+    figure('exports mixing two plans', len(mixed))
+    assert isinstance(outcome['result'], deploy.DeployResult), outcome['result']
+    assert outcome['result'].outcome == 'updated'
+    assert mixed == []
+    assert seen['new'] >= 1 and exports >= 10, seen
+    assert seen['old'] + seen['new'] == exports
+
+
+@pytest.mark.skipif(not SOAK, reason='soak test: set HEATPLAN_SOAK=1')
+@pytest.mark.parametrize('n', [2, 8])
+def test_soak_concurrent_deploys(local_heat, request, tmp_path, n):
+    trials = int(os.environ.get('HEATPLAN_SOAK_TRIALS', '25'))
+    problems, bug_seen, run = run_trials(local_heat, request, tmp_path, n, 'update', trials)
+    figure('soak races run (%d deploys)' % n, run)
+    assert problems == []
+    assert not bug_seen, BUG_LOCK_RACE
+
