@@ -491,3 +491,55 @@ def test_delete_keep_history(cli, adapter, name, tmp_path):
     code, _out, err = cli('delete', name)
     assert code == 0, err
     assert plans.eventually(lambda: plans.records(adapter, name), []) == []
+
+
+def _heatclient_create(adapter, name, template_path, env_paths, parameters):
+    """Create a stack the way "openstack stack create -t ... -e ..." does."""
+    from heatclient.common import template_utils
+
+    tpl_files, template = template_utils.process_template_path(template_path)
+    env_list = []
+    env_files, _env = template_utils.process_multiple_environments_and_files(
+        env_paths=env_paths, env_list_tracker=env_list)
+    files = dict(tpl_files)
+    files.update(env_files)
+    adapter.client.stacks.create(stack_name=name, template=template, files=files,
+                                 environment_files=env_list, parameters=parameters)
+    assert adapter.wait_for_stack(name, poll=0.5) == 'CREATE_COMPLETE'
+    return files
+
+
+def test_export_of_a_stack_created_by_heatclient_redeploys_without_replacement(
+        cli, adapter, name, tmp_path):
+    demo = os.path.abspath(plans.DEMO)
+    files = _heatclient_create(
+        adapter, name, os.path.join(demo, 'overcloud.yaml'),
+        [os.path.join(demo, 'environments', e) for e in ('base.yaml', 'scale.yaml')],
+        {'cluster_name': 'hc'})
+    # heatclient's own processing: absolute file:/// keys of this machine
+    assert all(k.startswith('file://' + demo) for k in files)
+
+    out = tmp_path / 'exported'
+    code, _out, err = cli('export', name, out)
+    assert code == 0, err
+    exported = {str(p.relative_to(out)) for p in out.rglob('*') if p.is_file()}
+    assert {'heatplan.yaml', 'template.yaml', 'environment.yaml', 'scripts/boot.sh',
+            'templates/server/node.yaml', 'templates/server/setup.yaml'} <= exported
+    text = (out / 'templates' / 'server' / 'node.yaml').read_text()
+    assert 'file://' not in text and '../../scripts/boot.sh' in text
+    # the scripts come back byte for byte
+    for script in ('boot.sh', 'common.sh'):
+        assert (out / 'scripts' / script).read_bytes() == \
+            open(os.path.join(demo, 'scripts', script), 'rb').read()
+
+    # the export is a valid plan, and deploys back onto the stack replacing nothing
+    code, dry, err = cli('deploy', out, '--stack', name, '--dry-run')
+    assert code == 0, err
+    assert 'resource replaced' not in dry and 'resource deleted' not in dry
+    code, result, err = cli('deploy', out, '--stack', name, '-f', 'json')
+    assert code == 0, err
+    outcome = json.loads(result)
+    assert (outcome['outcome'], outcome['status']) == ('updated', 'UPDATE_COMPLETE')
+    stored = adapter.get_files(name)
+    assert not [k for k in stored if k.startswith('file://')]
+    assert plans.revisions(adapter, name) == [(1, 'deployed')]
