@@ -485,6 +485,7 @@ def wait(adapter, ident, opts, reporter, started):
     watcher.prime()
     deadline = time.monotonic() + timeout
     delay = 0.2
+    rollback_grace = None
     while True:
         stack = adapter.get_stack(ident)
         watcher.poll()
@@ -492,6 +493,14 @@ def wait(adapter, ident, opts, reporter, started):
         if stack is None:
             return 'DELETE_COMPLETE'
         if status.endswith(('_COMPLETE', '_FAILED')):
+            if not opts.disable_rollback and status in ('CREATE_FAILED', 'UPDATE_FAILED'):
+                # With rollback enabled, Heat goes on to ROLLBACK_*: wait for it
+                # (for a short while, in case Heat does not roll back).
+                if rollback_grace is None:
+                    rollback_grace = time.monotonic() + 15
+                if time.monotonic() < rollback_grace:
+                    time.sleep(delay)
+                    continue
             watcher.poll()
             return status
         if time.monotonic() > deadline:
