@@ -75,7 +75,20 @@ class HeatplanTool:
             limits=source.Limits(max_files=1000000, max_total_bytes=4 << 30))
 
     def run(self):
-        """One ``heatplan build``: returns ({phase: seconds}, result)."""
+        """One ``heatplan build``: returns ({phase: seconds}, result).
+
+        Like ``actions.build_plan`` (what ``heatplan build`` runs), the
+        phases run in one scope with the cyclic GC paused.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _run(self):
         clock, cpu = time.perf_counter, time.process_time
         c0, t0 = cpu(), clock()
         src, d = self.actions.open_plan(self.opts)

@@ -39,6 +39,7 @@ def open_plan(opts):
     return src, d
 
 
+@assemble.without_gc
 def validate(opts):
     """Lint the plan; return the sorted diagnostics (errors and warnings)."""
     src, d = open_plan(opts)
@@ -51,6 +52,7 @@ def validate(opts):
     return diagnostics
 
 
+@assemble.without_gc
 def build_plan(opts):
     """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
     src, d = open_plan(opts)

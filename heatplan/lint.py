@@ -7,6 +7,7 @@ bombs) are found while analysing; this module adds the checks that need the
 whole plan.
 """
 
+from heatplan import assemble
 from heatplan import diagnostics as diag
 from heatplan import yamlnodes as yn
 
@@ -130,6 +131,7 @@ def _check_environment(pf, root, declared_anywhere, add, position):
                              'the plan%s' % (name, note), 'unused-default'))
 
 
+@assemble.without_gc
 def lint(an):
     """Add whole-plan diagnostics to ``an``; return the sorted list of all."""
     found = []
@@ -167,6 +169,7 @@ def lint(an):
     return an.diagnostics
 
 
+@assemble.without_gc
 def check_body(plan, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
     """Diagnostics about the assembled request (its size)."""
     size = plan.body_size
