@@ -12,6 +12,7 @@ import types
 
 import pytest
 
+from heatplan.cli import app
 from heatplan.heat import HeatAdapter
 from heatplan.local import launcher
 
@@ -51,3 +52,28 @@ def local_heat(tmp_path_factory):
         )
     finally:
         launcher.down(data_dir=data_dir)
+
+
+@pytest.fixture
+def adapter(local_heat):
+    return local_heat.adapter
+
+
+@pytest.fixture
+def name(request):
+    from tests.functional import plans
+
+    return plans.stack_name(request)
+
+
+@pytest.fixture
+def cli(local_heat, capsys):
+    """Run ``heatplan ARGS --heat-url URL``; return (exit code, stdout, stderr)."""
+
+    def run(*args):
+        capsys.readouterr()
+        code = app.main([str(a) for a in args] + ['--heat-url', local_heat.url])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

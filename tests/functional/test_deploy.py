@@ -29,29 +29,6 @@ def heat(local_heat):
     return local_heat
 
 
-@pytest.fixture
-def adapter(local_heat):
-    return local_heat.adapter
-
-
-@pytest.fixture
-def name(request):
-    return plans.stack_name(request)
-
-
-@pytest.fixture
-def cli(local_heat, capsys):
-    """Run ``heatplan ARGS --heat-url URL``; return (exit code, stdout, stderr)."""
-
-    def run(*args):
-        capsys.readouterr()
-        code = app.main([str(a) for a in args] + ['--heat-url', local_heat.url])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def opts(name, **kwargs):
     kwargs.setdefault('poll', 0.5)
     return deploy.DeployOptions(stack=name, **kwargs)

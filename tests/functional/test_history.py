@@ -15,7 +15,6 @@ from heatplan import deploy
 from heatplan import errors
 from heatplan import history
 from heatplan import store as store_mod
-from heatplan.cli import app
 from tests.functional import plans
 
 ExitCode = errors.ExitCode
@@ -26,29 +25,6 @@ VERSIONS = (
     {'data': 'second version\nof the data\n'},
     {'data': 'second version\nof the data\n', 'label': 'three'},
 )
-
-
-@pytest.fixture
-def adapter(local_heat):
-    return local_heat.adapter
-
-
-@pytest.fixture
-def name(request):
-    return plans.stack_name(request)
-
-
-@pytest.fixture
-def cli(local_heat, capsys):
-    """Run ``heatplan ARGS --heat-url URL``; return (exit code, stdout, stderr)."""
-
-    def run(*args):
-        capsys.readouterr()
-        code = app.main([str(a) for a in args] + ['--heat-url', local_heat.url])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def opts(name, **kwargs):
