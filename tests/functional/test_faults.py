@@ -613,9 +613,8 @@ def test_deploy_after_restart_settles_the_dead_revision_and_proceeds(killed_heat
     adapter = killed_heat.adapter
     name = killed_heat.names[1]
     assert 'IN_PROGRESS' not in adapter.get_stack(name)['stack_status']
-    # Heat replaces a resource its dead update left FAILED: refused, then allowed
-    with pytest.raises(errors.RefusedError, match='would be replaced'):
-        deploy.deploy(adapter, killed_heat.next, opts(name))
+    # Heat may replace a resource its dead update left FAILED (depending on how
+    # far the update got when the engine died): allowed knowingly
     result = deploy.deploy(adapter, killed_heat.next, opts(name, allow_replace=True))
     assert (result.outcome, result.revision) == ('updated', 3)
     snap = snapshot(adapter, name)
