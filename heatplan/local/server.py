@@ -13,6 +13,8 @@ Run as ``python -m heatplan.local.server --data-dir DIR --port PORT``
 * makes SQLite safe for a threaded engine (WAL, a busy timeout and
   ``BEGIN IMMEDIATE`` on every transaction) and creates the schema
   (``heat-manage db_sync``);
+* gives oslo.messaging's RPC servers thread pools that reuse idle threads
+  (see :func:`use_dynamic_rpc_pools`);
 * starts ``EngineService`` and serves ``heat-api`` with a threaded WSGI
   server on loopback until SIGTERM/SIGINT.
 
@@ -131,6 +133,44 @@ def harden_sqlite(engine, busy_timeout_ms=local_config.SQLITE_BUSY_TIMEOUT_MS):
     engine.dispose()
 
 
+def use_dynamic_rpc_pools():
+    """Make oslo.messaging's *threading* RPC servers reuse idle threads.
+
+    oslo.messaging runs each RPC server's messages on a
+    ``futurist.ThreadPoolExecutor``, which starts a new thread on **every**
+    submit until ``executor_thread_pool_size`` threads exist, and keeps them
+    all, each waking once a second.  With the pool size the in-process
+    engine needs (:data:`~heatplan.local.config.EXECUTOR_THREADS`, for many
+    nested stacks in flight) a busy local Heat grew past 2,000 threads; their
+    wake-ups convoyed on the queue lock and the GIL until the whole process
+    stalled for minutes, RPC calls timed out and SQLite writers gave up with
+    "database is locked".  ``futurist.DynamicThreadPoolExecutor`` (same
+    maximum) starts a thread only when most are busy and stops idle ones.
+
+    Returns True when the servers were switched; False when this
+    oslo.messaging no longer has the (private) attribute patched here, and
+    the stock pool is used.
+    """
+    import futurist
+    from oslo_messaging import server as om_server
+
+    cls = om_server.MessageHandlingServer
+    if getattr(cls, '_heatplan_dynamic_pools', False):
+        return True
+    if not hasattr(futurist, 'DynamicThreadPoolExecutor'):
+        return False
+    original_init = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if getattr(self, '_executor_cls', None) is futurist.ThreadPoolExecutor:
+            self._executor_cls = futurist.DynamicThreadPoolExecutor
+
+    cls.__init__ = __init__
+    cls._heatplan_dynamic_pools = True
+    return True
+
+
 class LocalHeat:
     """Heat's engine and API in this process."""
 
@@ -212,9 +252,27 @@ class LocalHeat:
         mgr = template._get_template_extension_manager()
         if not mgr or not mgr.names():
             raise RuntimeError('no Heat template format plugins registered')
+        if not use_dynamic_rpc_pools():
+            LOG.warning('oslo.messaging RPC servers keep their stock thread pools: '
+                        'a busy local Heat may run thousands of threads')
         self.engine_service = engine_service.EngineService(
             cfg.CONF.host, rpc_api.ENGINE_TOPIC)
         self.engine_service.start()
+        pools = self.rpc_pools()
+        LOG.info('RPC server thread pools: %s',
+                 ', '.join(sorted({type(p).__name__ for p in pools})) or 'none found')
+
+    def rpc_pools(self):
+        """The thread pools of the engine's started RPC servers."""
+        engine = self.engine_service
+        pools = []
+        for server in (getattr(engine, '_rpc_server', None),
+                       getattr(getattr(engine, 'worker_service', None), '_rpc_server', None),
+                       getattr(getattr(engine, 'listener', None), '_server', None)):
+            pool = getattr(server, '_work_executor', None)
+            if pool is not None:
+                pools.append(pool)
+        return pools
 
     def load_api(self):
         from heat.common import config as heat_config
