@@ -25,6 +25,7 @@ from heatplan import diagnostics as diag
 from heatplan import errors
 from heatplan import secrets
 from heatplan import source as source_mod
+from heatplan import templatecheck
 from heatplan import yamlnodes as yn
 
 MANIFEST_KEY = definition_mod.RESERVED_PREFIX + 'manifest.json'
@@ -44,7 +45,7 @@ class Ref:
     origin: str
     kind: str          # get_file | type | chain | registry
     value: str
-    node: object       # the ScalarNode
+    node: object       # its yamlnodes.Spot (position, style)
     target: str = None  # canonical key, None when remote or invalid
     remote: bool = False
     base: str = None    # resource_registry base_url, if any
@@ -52,25 +53,40 @@ class Ref:
 
 @dataclasses.dataclass(eq=False)
 class PlanFile:
+    """One plan file: its text and the compact facts assembly and lint need.
+
+    The composed node graph (``node``) exists only while the file is
+    scanned: it costs about 25 times the file's bytes, so a 5,000-file plan
+    holding every graph peaked above 500 MiB.  What outlives the scan is
+    small: references (with their scalar nodes, for positions and rewrites),
+    names, key nodes for positions, and the per-template diagnostics
+    (``checks``) that needed the graph.
+    """
+
     key: str
     text: str
-    raw: bytes
+    size: int           # bytes (UTF-8) of the file as read
     kind: str           # template | environment | file | definition
-    node: object = None
+    node: object = None  # only during the scan
+    parsed: bool = False  # composed to a mapping and scanned
     refs: list = dataclasses.field(default_factory=list)
     sha256: str = ''
     # template facts (HOT)
     version: str = None
-    sections: list = dataclasses.field(default_factory=list)  # (name, key node)
-    params: dict = dataclasses.field(default_factory=dict)    # name -> definition node
+    sections: list = dataclasses.field(default_factory=list)  # (name, key Spot)
+    params: set = dataclasses.field(default_factory=set)      # declared names
     hidden: set = dataclasses.field(default_factory=set)
-    resources: dict = dataclasses.field(default_factory=dict)  # name -> node
-    resource_types: list = dataclasses.field(default_factory=list)  # (type, node)
-    uses: list = dataclasses.field(default_factory=list)  # (function, node)
+    resources: set = dataclasses.field(default_factory=set)   # resource names
+    checks: list = dataclasses.field(default_factory=list)  # templatecheck diagnostics
     # environment facts
-    env_params: list = dataclasses.field(default_factory=list)     # (name, key node)
-    env_defaults: list = dataclasses.field(default_factory=list)   # (name, key node)
-    registry: list = dataclasses.field(default_factory=list)       # (type, value, value node)
+    env_params: list = dataclasses.field(default_factory=list)     # (name, key Spot)
+    env_defaults: list = dataclasses.field(default_factory=list)   # (name, key Spot)
+    registry: list = dataclasses.field(default_factory=list)       # (type, value)
+
+    @property
+    def raw(self):
+        """The file's bytes (its text is UTF-8: encoding gives them back exactly)."""
+        return self.text.encode('utf-8')
 
 
 @dataclasses.dataclass(eq=False)
@@ -105,8 +121,27 @@ class Plan:
 
     @functools.cached_property
     def body_size(self):
-        """Bytes of the body as sent (ASCII JSON: characters are bytes)."""
-        return len(json.dumps(self.body))
+        """Bytes of the body as sent (ASCII JSON: characters are bytes).
+
+        ``len(json.dumps(body))``, computed file by file so that the whole
+        JSON text (as large as the plan) is never held at once.
+        """
+        return json_size(self.body)
+
+
+def json_size(body):
+    """``len(json.dumps(body))`` for a dict whose ``files`` is a dict of strings."""
+    files = body.get('files')
+    if not isinstance(files, dict) or not files:
+        return len(json.dumps(body))
+    rest = dict(body)
+    rest['files'] = {}
+    size = len(json.dumps(rest))  # "files": {} counted as 2 characters
+    dumps = json.dumps
+    # '{' + '"key": value' joined by ', ' + '}'
+    size += sum(len(dumps(k)) + len(dumps(v)) for k, v in files.items())
+    size += 2 * len(files) + 2 * (len(files) - 1)
+    return size
 
 
 def without_gc(func):
@@ -162,8 +197,12 @@ def resolve(src, origin, value, base=None):
 # ---------------------------------------------------------------------------
 # scanning
 
-def _walk(pf, an, skip_ids=(), collect=True):
-    """One pass over every node: duplicate keys, get_file, type, intrinsics."""
+def _walk(pf, an, skip_ids=(), collect=True, uses=None):
+    """One pass over every node: duplicate keys, get_file, type, intrinsics.
+
+    ``uses`` (when given) receives the ``(function, argument node)`` of every
+    get_resource/get_attr/get_param outside ``skip_ids`` subtrees.
+    """
     stack = [(pf.node, False)]
     seen = set()
     key = pf.key
@@ -196,11 +235,11 @@ def _walk(pf, an, skip_ids=(), collect=True):
                     if collect:
                         if name == 'get_file':
                             if yn.is_str(v):
-                                pf.refs.append(Ref(key, 'get_file', v.value, v))
+                                pf.refs.append(Ref(key, 'get_file', v.value, yn.spot(v)))
                         elif name == 'type':
                             if yn.is_str(v):
                                 if v.value.endswith(TEMPLATE_SUFFIXES):
-                                    pf.refs.append(Ref(key, 'type', v.value, v))
+                                    pf.refs.append(Ref(key, 'type', v.value, yn.spot(v)))
                                 elif v.value.endswith('.yml'):
                                     an.add(diag.at_node(
                                         key, v, diag.ERROR,
@@ -208,8 +247,8 @@ def _walk(pf, an, skip_ids=(), collect=True):
                                         '.yaml or .template as templates ("Resource Type '
                                         'could not be found")' % v.value, 'yml-type'))
                         elif name in ('get_resource', 'get_attr', 'get_param') \
-                                and not skip and len(pairs) == 1:
-                            pf.uses.append((name, v))
+                                and not skip and len(pairs) == 1 and uses is not None:
+                            uses.append((name, v))
                 else:
                     stack.append((k, skip))
                 if not isinstance(v, yn.ScalarNode):
@@ -241,26 +280,28 @@ def _check_aliases(pf, an):
 def _scan_template(pf, an):
     root = pf.node
     skip_ids = set()
+    sections = []
+    resources = {}
+    uses = []
     for name, knode, value in yn.items(root):
-        pf.sections.append((name, knode))
+        sections.append((name, knode))
         if name == 'heat_template_version':
             pf.version = value.value if isinstance(value, yn.ScalarNode) else None
         elif name == 'parameters':
             for pname, _pk, pdef in yn.items(value):
-                pf.params[pname] = pdef
+                pf.params.add(pname)
                 hidden = yn.get(pdef, 'hidden')
                 if isinstance(hidden, yn.ScalarNode) and hidden.value.lower() in (
                         'true', 'yes', 'on'):
                     pf.hidden.add(pname)
         elif name == 'resources':
             for rname, _rk, rdef in yn.items(value):
-                pf.resources[rname] = rdef
+                resources[rname] = rdef
+                pf.resources.add(rname)
                 rtype = yn.get(rdef, 'type')
-                if yn.is_str(rtype):
-                    pf.resource_types.append((rtype.value, rtype))
                 dep = yn.get(rdef, 'depends_on')
                 if dep is not None:
-                    pf.uses.append(('depends_on', dep))
+                    uses.append(('depends_on', dep))
                 props = yn.get(rdef, 'properties')
                 rtype_value = yn.str_value(rtype)
                 if rtype_value == 'OS::Heat::ResourceChain':
@@ -268,21 +309,24 @@ def _scan_template(pf, an):
                     if isinstance(chain, yn.SequenceNode):
                         for item in chain.value:
                             if yn.is_str(item) and item.value.endswith(TEMPLATE_SUFFIXES):
-                                pf.refs.append(Ref(pf.key, 'chain', item.value, item))
+                                pf.refs.append(Ref(pf.key, 'chain', item.value, yn.spot(item)))
                 elif rtype_value == 'OS::Heat::Stack':
                     inline = yn.get(props, 'template')
                     if isinstance(inline, yn.MappingNode):
                         skip_ids.add(id(inline))
-    _walk(pf, an, skip_ids)
+    _walk(pf, an, skip_ids, uses=uses)
+    templatecheck.check_template(pf.key, root, sections, pf.version, pf.params,
+                                 resources, uses, pf.checks.append)
+    pf.sections = [(name, None) for name, _k in sections]
 
 
 def _scan_environment(pf, an):
     for name, knode, value in yn.items(pf.node):
-        pf.sections.append((name, knode))
+        pf.sections.append((name, yn.spot(knode)))
         if name == 'parameters':
-            pf.env_params.extend((n, k) for n, k, _v in yn.items(value))
+            pf.env_params.extend((n, yn.spot(k)) for n, k, _v in yn.items(value))
         elif name == 'parameter_defaults':
-            pf.env_defaults.extend((n, k) for n, k, _v in yn.items(value))
+            pf.env_defaults.extend((n, yn.spot(k)) for n, k, _v in yn.items(value))
         elif name == 'resource_registry':
             _scan_registry(pf, value)
     _walk(pf, an, collect=False)
@@ -292,10 +336,10 @@ def _registry_value(pf, tname, value, base):
     if not yn.is_str(value):
         return
     text = value.value
-    pf.registry.append((tname, text, value))
+    pf.registry.append((tname, text))
     if '::' in text:
         return
-    pf.refs.append(Ref(pf.key, 'registry', text, value, base=base))
+    pf.refs.append(Ref(pf.key, 'registry', text, yn.spot(value), base=base))
 
 
 def _scan_registry(pf, reg):
@@ -323,7 +367,7 @@ def _load(src, an, key, kind):
     text, raw = src.read_text(key)
     if kind == 'get_file':
         kind = 'template' if _looks_like_template(key, text) else 'file'
-    pf = PlanFile(key, text, raw, kind)
+    pf = PlanFile(key, text, len(raw), kind)
     pf.sha256 = hashlib.sha256(raw).hexdigest()
     an.files[key] = pf
     return _parse(pf, an)
@@ -341,6 +385,9 @@ def _parse(pf, an):
         an.add(diag.Diagnostic(key, 1, 1, diag.ERROR, 'the file is empty', 'empty'))
         return pf
     pf.node = node
+    pf.parsed = False
+    pf.sections, pf.refs, pf.checks, pf.registry = [], [], [], []
+    pf.params, pf.hidden, pf.resources = set(), set(), set()
     if not isinstance(node, yn.MappingNode):
         an.add(diag.at_node(key, node, diag.ERROR,
                             'a Heat %s must be a YAML mapping' % kind, 'not-mapping'))
@@ -353,6 +400,8 @@ def _parse(pf, an):
         _scan_template(pf, an)
     else:
         _scan_environment(pf, an)
+    pf.parsed = True
+    pf.node = None  # the graph is done with: keep only the facts
     return pf
 
 
@@ -628,7 +677,7 @@ def build(an, parameter_values=None, hidden=None):
         pf = an.files[key]
         new_text, edits = rewrite(pf.text, _file_rewrites(pf))
         texts[key] = new_text
-        entry = {'sha256': pf.sha256, 'size': len(pf.raw)}
+        entry = {'sha256': pf.sha256, 'size': pf.size}
         if edits:
             entry['edits'] = edits
         if pf.kind == 'definition':

@@ -118,7 +118,8 @@ class PlanSource:
                 '%r is not a path inside the plan root' % key)
         cached = self._cache.get(key)
         if cached is not None:
-            return cached
+            # Text is kept decoded (see read_text): its UTF-8 is the same bytes.
+            return cached.encode('utf-8') if isinstance(cached, str) else cached
         data = self._read(key)
         self._cache[key] = data
         self._files_read += 1
@@ -139,7 +140,7 @@ class PlanSource:
         """Return ``(text, raw_bytes)``; the text must be UTF-8."""
         data = self.read_bytes(key)
         try:
-            return data.decode('utf-8'), data
+            text = data.decode('utf-8')
         except UnicodeDecodeError as exc:
             line, col = _line_col(data, exc.start)
             raise errors.SourceError(
@@ -147,6 +148,10 @@ class PlanSource:
                 % (key, line, col, data[exc.start], exc.start),
                 hint='Heat files must be UTF-8 text; convert the file '
                      '(iconv -t UTF-8) or stop referencing it')
+        # Later reads see the same content, and the plan's bytes are held
+        # once (as text), not twice.
+        self._cache[key] = text
+        return text, data
 
     def _check_size(self, key, size):
         if size > self.limits.max_file_bytes:

@@ -119,3 +119,35 @@ def alias_expansion(root, cap=MAX_EXPANDED_NODES):
 def resolves_to_str(value):
     """Would ``value`` written as a plain scalar load as a string?"""
     return _resolver.resolve(ScalarNode, value, (True, False)) == STR_TAG
+
+
+class Mark:
+    """A position (0-based line, column and character index), compactly."""
+
+    __slots__ = ('line', 'column', 'index')
+
+    def __init__(self, line, column, index):
+        self.line, self.column, self.index = line, column, index
+
+
+class Spot:
+    """What outlives a file's node graph of one scalar: its value, style, span.
+
+    Quacks like a ScalarNode for :func:`heatplan.diagnostics.at_node` and
+    the rewrite (``value``, ``style``, ``start_mark``, ``end_mark``) at a
+    quarter of the memory, and holds no reference into the graph.
+    """
+
+    __slots__ = ('value', 'style', 'start_mark', 'end_mark')
+
+    def __init__(self, value, style, start_mark, end_mark):
+        self.value, self.style = value, style
+        self.start_mark, self.end_mark = start_mark, end_mark
+
+
+def spot(node):
+    """A :class:`Spot` for a scalar node (position only for other nodes)."""
+    s, e = node.start_mark, node.end_mark
+    value = node.value if isinstance(node, ScalarNode) else None
+    return Spot(value, getattr(node, 'style', None), Mark(s.line, s.column, s.index),
+                Mark(e.line, e.column, e.index))

@@ -9,6 +9,7 @@ spacing, plus an environment whose resource_registry names templates too.
 """
 
 import copy
+import json
 import os
 import posixpath
 import tempfile
@@ -222,3 +223,13 @@ def test_random_plans_rewrite_restore_and_digest(generated):
             {'top/' + k: v for k, v in files.items()}, 'w:gz'))
         assert _build(arc, tmpl, envs).digest == plan.digest
         assert tmp not in actions.document(plan)
+
+
+@given(
+    files=st.dictionaries(st.text(max_size=20), st.text(max_size=200), max_size=8),
+    template=st.text(max_size=100),
+    params=st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4))
+def test_json_size_equals_length_of_the_whole_dump(files, template, params):
+    body = {'template': template, 'files': files, 'environment_files': sorted(files),
+            'parameters': params}
+    assert assemble.json_size(body) == len(json.dumps(body))
