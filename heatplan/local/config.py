@@ -237,6 +237,14 @@ def render_conf(paths, host, port, limits=None, debug=False):
         'num_engine_workers = 1',
         'executor_thread_pool_size = %d' % EXECUTOR_THREADS,
         'periodic_interval = 60',
+        # With the default ("trusts") every load of a root stack for update
+        # asks whether its stored trust is still the caller's; against the
+        # fake Keystone the answer is always no, so each root update
+        # rotated the stored credentials and deleted the old row, which its
+        # nested stacks still reference: a nested update racing with it
+        # failed ("'NoneType' object has no attribute 'obj_to_primitive'").
+        # Nothing here can use a trust anyway (no Keystone, no trustee).
+        'deferred_auth_method = password',
     ]
     for name in sorted(values):
         lines.append('%s = %d' % (name, int(values[name])))
