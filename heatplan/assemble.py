@@ -197,15 +197,92 @@ def resolve(src, origin, value, base=None):
 # ---------------------------------------------------------------------------
 # scanning
 
+_WATCHED = frozenset(('get_file', 'type', 'get_resource', 'get_attr', 'get_param'))
+
+
+def _duplicates(pf, an, pairs):
+    """Report keys given twice in one mapping (YAML keeps the last)."""
+    names = {}
+    for k, _v in pairs:
+        if isinstance(k, yn.ScalarNode):
+            first = names.get(k.value)
+            if first is not None:
+                an.add(diag.at_node(
+                    pf.key, k, diag.ERROR,
+                    'duplicate key %r (first at line %d); YAML keeps only '
+                    'the last one, so Heat never sees the first'
+                    % (k.value, first.start_mark.line + 1), 'duplicate-key'))
+            else:
+                names[k.value] = k
+
+
+def _visit(pf, an, name, v, single, skip, uses):
+    """A watched key (:data:`_WATCHED`) and its value node."""
+    if name == 'get_file':
+        if yn.is_str(v):
+            pf.refs.append(Ref(pf.key, 'get_file', v.value, yn.spot(v)))
+    elif name == 'type':
+        if yn.is_str(v):
+            if v.value.endswith(TEMPLATE_SUFFIXES):
+                pf.refs.append(Ref(pf.key, 'type', v.value, yn.spot(v)))
+            elif v.value.endswith('.yml'):
+                an.add(diag.at_node(
+                    pf.key, v, diag.ERROR,
+                    'type %r ends in .yml: Heat only treats names ending '
+                    '.yaml or .template as templates ("Resource Type '
+                    'could not be found")' % v.value, 'yml-type'))
+    elif single and not skip and uses is not None:
+        uses.append((name, v))
+
+
 def _walk(pf, an, skip_ids=(), collect=True, uses=None):
     """One pass over every node: duplicate keys, get_file, type, intrinsics.
 
     ``uses`` (when given) receives the ``(function, argument node)`` of every
     get_resource/get_attr/get_param outside ``skip_ids`` subtrees.
+
+    This loop is most of assembly's own time: it tests classes by identity,
+    checks a mapping's keys for duplicates with one set, and calls out only
+    for the few watched keys.  Files with aliases (shared nodes) or skipped
+    subtrees take :func:`_walk_general`.
     """
+    if skip_ids or ('*' in pf.text and '&' in pf.text):
+        return _walk_general(pf, an, skip_ids, collect, uses)
+    mapping_cls, sequence_cls, scalar_cls = yn.MappingNode, yn.SequenceNode, yn.ScalarNode
+    watched = _WATCHED if collect else ()
+    stack = [pf.node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        cls = node.__class__
+        if cls is mapping_cls:
+            pairs = node.value
+            if len(pairs) > 1:
+                try:
+                    unique = len({k.value for k, _v in pairs}) == len(pairs)
+                except TypeError:  # a collection as a key
+                    unique = False
+                if not unique:
+                    _duplicates(pf, an, pairs)
+            single = len(pairs) == 1
+            for k, v in pairs:
+                if k.__class__ is scalar_cls:
+                    if k.value in watched:
+                        _visit(pf, an, k.value, v, single, False, uses)
+                else:
+                    push(k)
+                if v.__class__ is not scalar_cls:
+                    push(v)
+        elif cls is sequence_cls:
+            for child in node.value:
+                if child.__class__ is not scalar_cls:
+                    push(child)
+
+
+def _walk_general(pf, an, skip_ids=(), collect=True, uses=None):
+    """:func:`_walk` for any graph: shared (aliased) nodes once, skipped subtrees."""
     stack = [(pf.node, False)]
     seen = set()
-    key = pf.key
     while stack:
         node, skip = stack.pop()
         nid = id(node)
@@ -217,38 +294,12 @@ def _walk(pf, an, skip_ids=(), collect=True, uses=None):
         if isinstance(node, yn.MappingNode):
             pairs = node.value
             if len(pairs) > 1:
-                names = {}
-                for k, _v in pairs:
-                    if isinstance(k, yn.ScalarNode):
-                        first = names.get(k.value)
-                        if first is not None:
-                            an.add(diag.at_node(
-                                key, k, diag.ERROR,
-                                'duplicate key %r (first at line %d); YAML keeps only '
-                                'the last one, so Heat never sees the first'
-                                % (k.value, first.start_mark.line + 1), 'duplicate-key'))
-                        else:
-                            names[k.value] = k
+                _duplicates(pf, an, pairs)
+            single = len(pairs) == 1
             for k, v in pairs:
                 if isinstance(k, yn.ScalarNode):
-                    name = k.value
-                    if collect:
-                        if name == 'get_file':
-                            if yn.is_str(v):
-                                pf.refs.append(Ref(key, 'get_file', v.value, yn.spot(v)))
-                        elif name == 'type':
-                            if yn.is_str(v):
-                                if v.value.endswith(TEMPLATE_SUFFIXES):
-                                    pf.refs.append(Ref(key, 'type', v.value, yn.spot(v)))
-                                elif v.value.endswith('.yml'):
-                                    an.add(diag.at_node(
-                                        key, v, diag.ERROR,
-                                        'type %r ends in .yml: Heat only treats names ending '
-                                        '.yaml or .template as templates ("Resource Type '
-                                        'could not be found")' % v.value, 'yml-type'))
-                        elif name in ('get_resource', 'get_attr', 'get_param') \
-                                and not skip and len(pairs) == 1 and uses is not None:
-                            uses.append((name, v))
+                    if collect and k.value in _WATCHED:
+                        _visit(pf, an, k.value, v, single, skip, uses)
                 else:
                     stack.append((k, skip))
                 if not isinstance(v, yn.ScalarNode):

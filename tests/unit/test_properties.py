@@ -233,3 +233,49 @@ def test_json_size_equals_length_of_the_whole_dump(files, template, params):
     body = {'template': template, 'files': files, 'environment_files': sorted(files),
             'parameters': params}
     assert assemble.json_size(body) == len(json.dumps(body))
+
+
+def _node_facts(node):
+    out = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.append((type(n).__name__, n.tag, n.value if isinstance(n, yaml.ScalarNode) else None,
+                    n.start_mark.index, n.end_mark.index, getattr(n, 'style', None)))
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                stack += [k, v]
+        elif isinstance(n, yaml.SequenceNode):
+            stack += n.value
+    return out
+
+
+_TRICKY = ['yes', 'No', 'ON', '~', 'null', '0x1F', '0o17', '1_000', '.inf', '-.Inf', '.NaN',
+           '2001-12-14', '2001-12-14t21:59:43.10-05:00', '<<', '=', '+1', '-', '.', '1e3',
+           '0b101', 'OS::Heat::None', 'get_param', 'true', 'False', '']
+_scalars = st.one_of(st.text(max_size=12), st.integers(), st.floats(allow_nan=False),
+                     st.booleans(), st.none(), st.sampled_from(_TRICKY))
+_docs = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=20)
+_plain = st.one_of(st.sampled_from(_TRICKY), st.from_regex(r'[A-Za-z0-9_.+:~=<-]{0,8}',
+                                                          fullmatch=True))
+
+
+@given(doc=_docs, style=st.sampled_from([None, '"', "'", '|']), flow=st.booleans(),
+       plain=st.lists(_plain, max_size=8))
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_loader_composes_exactly_as_the_stock_loader(doc, style, flow, plain):
+    """Tags, values, spans and styles: yamlnodes.Loader == libyaml's CSafeLoader."""
+    from heatplan import yamlnodes as yn
+
+    texts = [yaml.safe_dump(doc, default_style=style, default_flow_style=flow),
+             ''.join('- %s\n' % p for p in plain) or '[]',
+             ''.join('k%d: %s\n' % (i, p) for i, p in enumerate(plain)) or '{}']
+    for text in texts:
+        try:
+            stock = [_node_facts(n) for n in yaml.compose_all(text, Loader=yn.StockLoader)]
+        except yaml.YAMLError:
+            continue
+        fast = [_node_facts(n) for n in yaml.compose_all(text, Loader=yn.Loader)]
+        assert fast == stock, text
