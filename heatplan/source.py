@@ -174,11 +174,29 @@ class DirectorySource(PlanSource):
         self.root = os.path.realpath(path)
         self._reals = {}
 
-    def _real(self, key):
+    def _resolve(self, key):
+        """``os.path.realpath`` of the key's path, one lstat per new path.
+
+        The realpath of a path is the realpath of its parent joined with its
+        last name, unless that name is a symlink: parents are resolved once
+        (cached) and only a symlink costs a full ``realpath``.
+        """
         real = self._reals.get(key)
-        if real is None:
-            real = os.path.realpath(os.path.join(self.root, *key.split('/')))
-            self._reals[key] = real
+        if real is not None:
+            return real
+        parent, _sep, name = key.rpartition('/')
+        base = self._resolve(parent) if parent else self.root
+        path = os.path.join(base, name)
+        try:
+            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+        except OSError:
+            is_link = False
+        real = os.path.realpath(path) if is_link else path
+        self._reals[key] = real
+        return real
+
+    def _real(self, key):
+        real = self._resolve(key) if key else self.root
         if real != self.root and not real.startswith(self.root + os.sep):
             raise errors.ConfinementError(
                 '%s resolves to %s, outside the plan root %s'
@@ -189,8 +207,7 @@ class DirectorySource(PlanSource):
 
     def exists(self, key):
         try:
-            return os.path.lexists(os.path.join(self.root, *key.split('/'))) and \
-                os.path.exists(self._real(key))
+            return os.path.exists(self._real(key))
         except errors.ConfinementError:
             return True  # exists, but reading it will refuse with the reason
 
@@ -225,8 +242,8 @@ class DirectorySource(PlanSource):
         a directory swapped for a symlink after the realpath check cannot lead
         out of the root: the open fails instead.
         """
-        rel = os.path.relpath(real, self.root)
-        parts = [] if rel == '.' else rel.split(os.sep)
+        rel = real[len(self.root):].lstrip(os.sep)
+        parts = rel.split(os.sep) if rel else []
         nofollow = getattr(os, 'O_NOFOLLOW', 0)
         try:
             fd = os.open(self.root, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
