@@ -428,7 +428,7 @@ def _parse(pf, an):
     key, text, kind = pf.key, pf.text, pf.kind
     if kind not in ('template', 'environment'):
         return pf
-    node, problem = yn.compose(text, key)
+    node, problem = yn.compose(text, key, lazy_tags=True)
     if problem is not None:
         an.add(problem)
         return pf

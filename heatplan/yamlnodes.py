@@ -64,6 +64,29 @@ class Loader(StockLoader):
         return SEQ_TAG
 
 
+class LazyTagLoader(Loader):
+    """:class:`Loader` that leaves implicit tags unresolved until asked.
+
+    Assembly looks at the tag of only a few scalars (is a ``get_file`` or
+    ``type`` value a string?), yet the composer asks Python to resolve
+    every node's.  Here ``resolve`` is the builtin ``slice``: the composer
+    stores ``slice(kind, value, implicit)`` as the tag (a C call, no Python
+    frame), and :func:`tag_of` resolves it exactly when needed.  Nodes
+    composed this way must never be constructed into data (definition
+    files and generated environments use :class:`Loader`).
+    """
+
+    resolve = slice
+
+
+def tag_of(node):
+    """A node's tag, resolving a :class:`LazyTagLoader` placeholder."""
+    tag = node.tag
+    if tag.__class__ is slice:
+        return Loader.resolve(Loader, tag.start, tag.stop, tag.step)
+    return tag
+
+
 _IMPLICIT_FIRST = frozenset(k for k in StockLoader.yaml_implicit_resolvers if k is not None)
 _IMPLICIT_WILDCARD = bool(StockLoader.yaml_implicit_resolvers.get(None))
 _resolver = yaml.resolver.Resolver()
@@ -72,10 +95,13 @@ _resolver = yaml.resolver.Resolver()
 MAX_EXPANDED_NODES = 1000000
 
 
-def compose(text, path):
-    """Compose ``text``; return ``(node, diagnostic)``, one of them None."""
+def compose(text, path, lazy_tags=False):
+    """Compose ``text``; return ``(node, diagnostic)``, one of them None.
+
+    With ``lazy_tags`` (:class:`LazyTagLoader`) read tags with :func:`tag_of`.
+    """
     try:
-        return yaml.compose(text, Loader=Loader), None
+        return yaml.compose(text, Loader=LazyTagLoader if lazy_tags else Loader), None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or 'invalid YAML'
@@ -97,7 +123,7 @@ def compose(text, path):
 
 
 def is_str(node):
-    return isinstance(node, ScalarNode) and node.tag == STR_TAG
+    return isinstance(node, ScalarNode) and tag_of(node) == STR_TAG
 
 
 def str_value(node):

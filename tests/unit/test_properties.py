@@ -22,6 +22,7 @@ import yaml
 
 from heatplan import actions
 from heatplan import assemble
+from heatplan import yamlnodes as yn
 from tests.unit.conftest import tar_bytes
 from tests.unit.conftest import write_bytes
 from tests.unit.conftest import write_files
@@ -240,8 +241,9 @@ def _node_facts(node):
     stack = [node]
     while stack:
         n = stack.pop()
-        out.append((type(n).__name__, n.tag, n.value if isinstance(n, yaml.ScalarNode) else None,
-                    n.start_mark.index, n.end_mark.index, getattr(n, 'style', None)))
+        value = n.value if isinstance(n, yaml.ScalarNode) else None
+        out.append((type(n).__name__, yn.tag_of(n), value, n.start_mark.index,
+                    n.end_mark.index, getattr(n, 'style', None)))
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 stack += [k, v]
@@ -266,9 +268,8 @@ _plain = st.one_of(st.sampled_from(_TRICKY), st.from_regex(r'[A-Za-z0-9_.+:~=<-]
        plain=st.lists(_plain, max_size=8))
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 def test_fast_loader_composes_exactly_as_the_stock_loader(doc, style, flow, plain):
-    """Tags, values, spans and styles: yamlnodes.Loader == libyaml's CSafeLoader."""
-    from heatplan import yamlnodes as yn
-
+    """Tags, values, spans and styles: yamlnodes.Loader and LazyTagLoader (its
+    tags read with tag_of) == libyaml's CSafeLoader."""
     texts = [yaml.safe_dump(doc, default_style=style, default_flow_style=flow),
              ''.join('- %s\n' % p for p in plain) or '[]',
              ''.join('k%d: %s\n' % (i, p) for i, p in enumerate(plain)) or '{}']
@@ -279,3 +280,5 @@ def test_fast_loader_composes_exactly_as_the_stock_loader(doc, style, flow, plai
             continue
         fast = [_node_facts(n) for n in yaml.compose_all(text, Loader=yn.Loader)]
         assert fast == stock, text
+        lazy = [_node_facts(n) for n in yaml.compose_all(text, Loader=yn.LazyTagLoader)]
+        assert lazy == stock, text
