@@ -369,8 +369,14 @@ def report(res):
                     for r in hp_runs) - hc_asm
                 hc_med = statistics.median(r['seconds'] for r in ops['heatclient/' + op]
                                            if r['seconds'] is not None)
-                rows.append((label, op, fs(extra), '%+.0f%%' % (100 * extra / hc_med)))
-        add(table(('plan', 'op', 'heatplan-only time', 'of heatclient\'s deploy'), rows))
+                guard = statistics.median(r['phases'].get('preview_update', 0.0)
+                                          for r in hp_runs)
+                rows.append((label, op, fs(extra), '%+.0f%%' % (100 * extra / hc_med),
+                             fs(guard), '%+.0f%%' % (100 * (extra - guard) / hc_med)))
+        add(table(('plan', 'op', 'heatplan-only time', 'of heatclient\'s deploy',
+                   'guard preview', 'without the preview'), rows))
+        add('  (the preview is the destruction guard: Heat computing what the update would')
+        add('  replace or delete; "deploy --allow-replace --allow-delete" skips it)')
         add('  where heatplan deploy spends its time (median of runs; seconds; list_events')
         add('  and get_stack poll while Heat works):')
         for label, ops in e2e['plans'].items():
