@@ -40,6 +40,13 @@ def resources(adapter, name):
             for r in adapter.list_resources(name)}
 
 
+def stack_updates(adapter, name):
+    """How many updates of the stack itself completed (its own events)."""
+    return sum(1 for e in adapter.list_events(name)
+               if e.get('resource_name') == name and
+               e.get('resource_status') == 'UPDATE_COMPLETE')
+
+
 def digest_hex(plan):
     return plan.digest.split(':', 1)[1]
 
@@ -80,12 +87,15 @@ def test_create_update_unchanged_force(adapter, name, tmp_path):
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'deployed')]
 
     before = adapter.get_stack(name)
+    updates = stack_updates(adapter, name)
+    assert updates == 1
     result = deploy.deploy(adapter, plans.build(plans.make_plan(
         tmp_path, 'v2-again', data='second version\n')), opts(name))
     assert (result.outcome, result.revision) == ('unchanged', 2)
     assert result.changes.empty
     after = adapter.get_stack(name)
     assert after['updated_time'] == before['updated_time']
+    assert stack_updates(adapter, name) == updates
     assert after['stack_status'] == before['stack_status']
     assert store_mod.tags_of(after) == store_mod.tags_of(before)
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'deployed')]
@@ -93,7 +103,8 @@ def test_create_update_unchanged_force(adapter, name, tmp_path):
     result = deploy.deploy(adapter, second, opts(name, force=True))
     assert (result.outcome, result.revision, result.status) == (
         'updated', 3, 'UPDATE_COMPLETE')
-    assert adapter.get_stack(name)['updated_time'] != before['updated_time']
+    # (updated_time has one-second resolution: a fast update may keep it)
+    assert stack_updates(adapter, name) == updates + 1
     assert_deployed(adapter, name, second, 3)
     assert plans.revisions(adapter, name) == [
         (1, 'superseded'), (2, 'superseded'), (3, 'deployed')]
@@ -121,10 +132,12 @@ def test_cli_create_update_unchanged_force(cli, adapter, name, tmp_path):
     assert 'reserves' in err
 
     updated = adapter.get_stack(name)['updated_time']
+    updates = stack_updates(adapter, name)
     code, out, err = cli('deploy', v2, '--stack', name)
     assert code == 0, err
     assert out == '%s: unchanged (%s revision 2)\n' % (name, digest2)
     assert adapter.get_stack(name)['updated_time'] == updated
+    assert stack_updates(adapter, name) == updates
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'deployed')]
 
     code, out, err = cli('deploy', v2, '--stack', name, '--force', '-f', 'json')
@@ -166,6 +179,7 @@ def test_dry_run_reports_changes_and_changes_nothing(cli, adapter, name, tmp_pat
     after = adapter.get_stack(name)
     assert after['stack_status'] == 'CREATE_COMPLETE'
     assert after['updated_time'] == before['updated_time']
+    assert stack_updates(adapter, name) == 0
     assert store_mod.tags_of(after) == store_mod.tags_of(before)
     assert plans.tag(adapter, name, 'hp-digest=') == digest_hex(first)
     assert plans.tag(adapter, name, 'hp-rev=') == '1'
