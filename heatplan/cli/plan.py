@@ -10,10 +10,10 @@ from heatplan import source as source_mod
 from heatplan.cli import base
 
 
-def add_plan_arguments(parser):
+def add_plan_arguments(parser, source_optional=False):
     """Options every verb that reads a plan takes."""
     parser.add_argument(
-        'source', metavar='SOURCE',
+        'source', metavar='SOURCE', nargs='?' if source_optional else None,
         help='plan directory or archive (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .zip)')
     group = parser.add_argument_group(
         'plan definition',
@@ -47,6 +47,15 @@ def add_plan_arguments(parser):
                       help="request body limit, Heat's max_json_body_size "
                            '(default %(default)s; 0 disables the check)')
     return parser
+
+
+def definition_flags_given(parsed_args):
+    """The plan-definition flags given on the command line (for usage errors)."""
+    return [flag for flag, dest in (('-t/--template', 'template'),
+                                    ('-e/--environment', 'environments'),
+                                    ('--parameter', 'parameters'),
+                                    ('--parameter-file', 'parameter_files'))
+            if getattr(parsed_args, dest, None)]
 
 
 def plan_options(parsed_args):

@@ -328,8 +328,7 @@ class Diff(base.Command):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
-        parser.add_argument('source', metavar='SOURCE', nargs='?',
-                            help='local plan directory or archive to compare with')
+        plan_cli.add_plan_arguments(parser, source_optional=True)
         parser.add_argument('--revision', type=int, metavar='N')
         parser.add_argument('--from-revision', type=int, metavar='A')
         parser.add_argument('--to-revision', type=int, metavar='B')
@@ -339,6 +338,10 @@ class Diff(base.Command):
     def take_action(self, parsed_args):
         adapter = connect.get_adapter(self.app, parsed_args)
         name = parsed_args.stack
+        flags = plan_cli.definition_flags_given(parsed_args)
+        if flags and not parsed_args.source:
+            raise errors.UsageError('%s only apply to a SOURCE plan' % ', '.join(flags),
+                                    hint='give the plan directory or archive to compare with')
         if parsed_args.from_revision is not None or parsed_args.to_revision is not None:
             if parsed_args.from_revision is None or parsed_args.to_revision is None:
                 raise errors.UsageError('give both --from-revision and --to-revision')
@@ -347,7 +350,7 @@ class Diff(base.Command):
         else:
             old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
             if parsed_args.source:
-                _src, plan = actions.build_plan(actions.PlanOptions(source=parsed_args.source))
+                _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
                 new = (plan.body['files'], plan.manifest)
             elif parsed_args.revision is not None:
                 new = history_mod.load_revision(adapter, name, None)[:2]

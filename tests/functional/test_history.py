@@ -214,6 +214,21 @@ def test_diff_of_identical_plans_is_empty(cli, three):
     assert '--- a/files/data.txt' in out
 
 
+def test_diff_against_a_source_takes_the_plan_definition_flags(cli, three):
+    # the same source with a parameter overridden: that parameter differs, and
+    # (as a deploy with flags stores its definition in the manifest, not the
+    # overridden heatplan.yaml) heatplan.yaml would leave the stored plan
+    code, out, err = cli('diff', three.stack, three.sources[3], '--parameter', 'label=other')
+    assert code == ExitCode.DIFFERENT, err
+    assert out.endswith('parameter label: "three" -> "other"\n'), out
+    assert '--- a/heatplan.yaml\n+++ /dev/null\n' in out
+    assert '+++ b/' not in out  # no other file differs
+    # definition flags need a SOURCE to apply to
+    code, out, err = cli('diff', three.stack, '--revision', 2, '--parameter', 'label=x')
+    assert code == ExitCode.USAGE
+    assert '--parameter only apply to a SOURCE plan' in err and out == ''
+
+
 # -- rollback ------------------------------------------------------------------
 
 def test_rollback_redeploys_an_earlier_revision(cli, adapter, name, tmp_path):
