@@ -329,9 +329,13 @@ class Diff(base.Command):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
         plan_cli.add_plan_arguments(parser, source_optional=True)
-        parser.add_argument('--revision', type=int, metavar='N')
-        parser.add_argument('--from-revision', type=int, metavar='A')
-        parser.add_argument('--to-revision', type=int, metavar='B')
+        parser.add_argument('--revision', type=int, metavar='N',
+                            help='the stored revision to compare (default: the one the '
+                                 'stack runs); without SOURCE, against the one it runs')
+        parser.add_argument('--from-revision', type=int, metavar='A',
+                            help='compare stored revision A ...')
+        parser.add_argument('--to-revision', type=int, metavar='B',
+                            help='... with stored revision B')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
