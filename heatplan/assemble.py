@@ -198,6 +198,8 @@ def resolve(src, origin, value, base=None):
 # scanning
 
 _WATCHED = frozenset(('get_file', 'type', 'get_resource', 'get_attr', 'get_param'))
+_INTRINSICS = frozenset(('get_resource', 'get_attr', 'get_param'))
+_TYPE_SUFFIXES = TEMPLATE_SUFFIXES + ('.yml',)
 
 
 def _duplicates(pf, an, pairs):
@@ -222,6 +224,9 @@ def _visit(pf, an, name, v, single, skip, uses):
         if yn.is_str(v):
             pf.refs.append(Ref(pf.key, 'get_file', v.value, yn.spot(v)))
     elif name == 'type':
+        # most types are A::B names: test the text before resolving the tag
+        if v.__class__ is not yn.ScalarNode or not v.value.endswith(_TYPE_SUFFIXES):
+            return
         if yn.is_str(v):
             if v.value.endswith(TEMPLATE_SUFFIXES):
                 pf.refs.append(Ref(pf.key, 'type', v.value, yn.spot(v)))
@@ -250,6 +255,7 @@ def _walk(pf, an, skip_ids=(), collect=True, uses=None):
         return _walk_general(pf, an, skip_ids, collect, uses)
     mapping_cls, sequence_cls, scalar_cls = yn.MappingNode, yn.SequenceNode, yn.ScalarNode
     watched = _WATCHED if collect else ()
+    intrinsics = _INTRINSICS
     stack = [pf.node]
     pop, push = stack.pop, stack.append
     while stack:
@@ -267,8 +273,13 @@ def _walk(pf, an, skip_ids=(), collect=True, uses=None):
             single = len(pairs) == 1
             for k, v in pairs:
                 if k.__class__ is scalar_cls:
-                    if k.value in watched:
-                        _visit(pf, an, k.value, v, single, False, uses)
+                    name = k.value
+                    if name in watched:
+                        if name in intrinsics:
+                            if single and uses is not None:
+                                uses.append((name, v))
+                        else:
+                            _visit(pf, an, name, v, single, False, uses)
                 else:
                     push(k)
                 if v.__class__ is not scalar_cls:
@@ -349,11 +360,19 @@ def _scan_template(pf, an):
             for rname, _rk, rdef in yn.items(value):
                 resources[rname] = rdef
                 pf.resources.add(rname)
-                rtype = yn.get(rdef, 'type')
-                dep = yn.get(rdef, 'depends_on')
+                # one pass over the definition's keys (the last of a key wins)
+                rtype = dep = props = None
+                if rdef.__class__ is yn.MappingNode:
+                    for k, v in rdef.value:
+                        kname = k.value
+                        if kname == 'type':
+                            rtype = v
+                        elif kname == 'properties':
+                            props = v
+                        elif kname == 'depends_on':
+                            dep = v
                 if dep is not None:
                     uses.append(('depends_on', dep))
-                props = yn.get(rdef, 'properties')
                 rtype_value = yn.str_value(rtype)
                 if rtype_value == 'OS::Heat::ResourceChain':
                     chain = yn.get(props, 'resources')

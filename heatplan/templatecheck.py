@@ -64,19 +64,26 @@ def check_template(key, root, sections, version, params, resources, uses, add):
             add(diag.at_node(key, knode, diag.ERROR,
                              'unknown template section %r (Heat rejects it; known: %s)'
                              % (name, ', '.join(sorted(HOT_SECTIONS))), 'section'))
+    scalar = yn.ScalarNode
     for rname, rdef in resources.items():
         if not isinstance(rdef, yn.MappingNode):
             add(diag.at_node(key, rdef, diag.ERROR,
                              'resource %r must be a mapping' % rname, 'resource'))
             continue
-        if yn.get(rdef, 'type') is None:
-            add(diag.at_node(key, rdef, diag.ERROR,
-                             'resource %r has no type' % rname, 'resource'))
-        for kname, knode, _v in yn.items(rdef):
-            if kname not in RESOURCE_KEYS:
+        has_type = False
+        for knode, _v in rdef.value:
+            if knode.__class__ is not scalar:
+                continue
+            kname = knode.value
+            if kname == 'type':
+                has_type = True
+            elif kname not in RESOURCE_KEYS:
                 add(diag.at_node(key, knode, diag.ERROR,
                                  '%r is not a valid keyword in resource %r' % (kname, rname),
                                  'resource'))
+        if not has_type:
+            add(diag.at_node(key, rdef, diag.ERROR,
+                             'resource %r has no type' % rname, 'resource'))
     for fn, node in uses:
         if fn == 'get_param':
             target = _first_scalar(node)
