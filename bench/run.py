@@ -479,7 +479,7 @@ def report(res):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
-        epilog='Default: every figure; about 6-7 minutes on a quiet 2-core machine.')
+        epilog='Default: every figure; about 8 minutes on a quiet 2-core machine.')
     parser.add_argument('--sizes', default='100,1000,5000',
                         help='synthetic plan sizes in files (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=1)
@@ -492,7 +492,7 @@ def main(argv=None):
     parser.add_argument('--e2e-runs', type=int, default=4,
                         help='deploys per tool and operation, first e2e plan '
                              '(default: %(default)s)')
-    parser.add_argument('--e2e-runs-large', type=int, default=1,
+    parser.add_argument('--e2e-runs-large', type=int, default=3,
                         help='the same for the other e2e plans (default: %(default)s)')
     parser.add_argument('--export-runs', type=int, default=5)
     parser.add_argument('--memory-plans', default='5000',
