@@ -198,7 +198,11 @@ def check_locks(st, records, stack, opts, reporter):
             raise st.locked_error(opts.stack, rec.revision, rec)
         if held == str(rec.revision):
             # The stack carries this revision and is no longer in progress:
-            # its outcome is certain, settle it and go on.
+            # its outcome is certain once a second read agrees; settle it and go on.
+            stack = confirm_read(st.adapter, stack)
+            if stack is None or IN_PROGRESS in _status(stack) or \
+                    store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') != held:
+                raise st.locked_error(opts.stack, rec.revision, rec)
             settle(st, records, rec, stack)
             reporter.info('settled revision %d of %s as %s'
                           % (rec.revision, opts.stack, rec.status))
@@ -213,6 +217,21 @@ def check_locks(st, records, stack, opts, reporter):
             'stack %s is %s: an operation is running and Heat would silently '
             'supersede it' % (opts.stack, _status(stack)),
             hint='wait for it to finish, or pass --supersede to deploy anyway')
+
+
+def confirm_read(adapter, stack):
+    """Read ``stack`` again, to act on a read saying its last update is over.
+
+    Heat's stack GET reads the stack's row (its status) and then, separately,
+    its tags; an update stores the row (IN_PROGRESS) and then the tags. A GET
+    racing the start of an update can therefore show the old COMPLETE status
+    with the update's new ``hp-rev`` tag: settling on that would mark a
+    revision deployed while Heat is still applying it (and let a second
+    deploy supersede it).  A GET started after such a read ended sees the
+    update's IN_PROGRESS or its end, so its answer is certain.  ``None``: the
+    stack is gone.
+    """
+    return adapter.get_stack('%s/%s' % (stack['stack_name'], stack['id']))
 
 
 def settle(st, records, record, stack):

@@ -355,6 +355,14 @@ def recover(adapter, stack_name, force=False):
             % (young[0].revision, stack_name, young[0].age()),
             hint='wait %d s, or pass --force if that deploy is certainly dead'
             % deploy_mod.STALE_AFTER)
+    if stack is not None and any(str(r.revision) == held for r in pending):
+        # Settling a revision as deployed needs a read Heat cannot have torn.
+        stack = deploy_mod.confirm_read(adapter, stack)
+        if stack is not None and deploy_mod.IN_PROGRESS in (stack.get('stack_status') or ''):
+            raise errors.RefusedError(
+                'stack %s is %s: the deploy is still running'
+                % (stack_name, stack['stack_status']),
+                hint='wait for it to finish, then run recover again')
     settled = []
     for rec in pending:
         deploy_mod.settle(st, records, rec, stack)
