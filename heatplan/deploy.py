@@ -193,7 +193,7 @@ def check_locks(st, records, stack, opts, reporter):
         if IN_PROGRESS in _status(stack):
             raise st.locked_error(opts.stack, rec.revision, rec)
         held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
-        if held != str(rec.revision) and rec.age() < STALE_AFTER:
+        if held != str(rec.revision) and rec.age(st.adapter.server_now()) < STALE_AFTER:
             # Taken the lock moments ago; Heat may not have its plan yet.
             raise st.locked_error(opts.stack, rec.revision, rec)
         if held == str(rec.revision):

@@ -14,6 +14,8 @@ files, environment files, parameters and tags all replaced), never a PATCH.
 """
 
 import contextlib
+import datetime
+import email.utils
 import functools
 import logging
 import re
@@ -94,6 +96,39 @@ class HeatAdapter:
         self.url = url
         self.local = local
         self.read_retry_delays = READ_RETRY_DELAYS
+        #: ``(Date header, time.monotonic() when it arrived)`` of Heat's last answer.
+        self._clock = None
+
+    # -- Heat's clock ---------------------------------------------------------
+
+    def watch_clock(self, session):
+        """Note the ``Date`` header of every answer that comes through ``session``.
+
+        ``session`` is a keystoneauth1 session; its requests session runs the
+        hook on each response.  Ages of revision records are then measured
+        on Heat's clock, which stamps them, not on this machine's.
+        """
+        hooks = getattr(getattr(session, 'session', None), 'hooks', None)
+        if isinstance(hooks, dict):
+            hooks.setdefault('response', []).append(self._note_date)
+
+    def _note_date(self, response, *args, **kwargs):
+        date = getattr(response, 'headers', {}).get('Date')
+        if date:
+            self._clock = (date, time.monotonic())
+
+    def server_now(self):
+        """Heat's clock now (aware UTC datetime), or ``None`` before any dated answer."""
+        clock = self._clock
+        if clock is None:
+            return None
+        try:
+            when = email.utils.parsedate_to_datetime(clock[0])
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return when + datetime.timedelta(seconds=time.monotonic() - clock[1])
 
     # -- construction -----------------------------------------------------
 
@@ -130,7 +165,9 @@ class HeatAdapter:
         if region_name:
             kwargs['region_name'] = region_name
         client = heat_client.Client('1', **kwargs)
-        return cls(client, url=endpoint_override, local=local)
+        adapter = cls(client, url=endpoint_override, local=local)
+        adapter.watch_clock(session)
+        return adapter
 
     # -- error mapping ----------------------------------------------------
 

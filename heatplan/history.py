@@ -347,12 +347,13 @@ def recover(adapter, stack_name, force=False):
             % (stack_name, stack['stack_status']),
             hint='wait for it to finish, then run recover again')
     held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    now = adapter.server_now()  # records are stamped by Heat's clock
     young = [r for r in pending
-             if str(r.revision) != held and r.age() < deploy_mod.STALE_AFTER and not force]
+             if str(r.revision) != held and r.age(now) < deploy_mod.STALE_AFTER and not force]
     if young:
         raise errors.RefusedError(
             'revision %d of %s was started %d s ago and may still be sending its plan'
-            % (young[0].revision, stack_name, young[0].age()),
+            % (young[0].revision, stack_name, young[0].age(now)),
             hint='wait %d s, or pass --force if that deploy is certainly dead'
             % deploy_mod.STALE_AFTER)
     if stack is not None and any(str(r.revision) == held for r in pending):

@@ -119,14 +119,19 @@ class Record:
             by=tag_value(tags, 'hp-by=') or '',
             tags=tags)
 
-    def age(self):
-        """Seconds since the record was created (0 if unknown)."""
+    def age(self, now=None):
+        """Seconds since the record was created (0 if unknown).
+
+        ``now``: Heat's clock (:meth:`HeatAdapter.server_now`), which stamped
+        the record's ``creation_time``; this machine's clock if ``None``.
+        """
         try:
             created = datetime.datetime.strptime(self.created[:19], '%Y-%m-%dT%H:%M:%S')
         except (TypeError, ValueError):
             return 0.0
         created = created.replace(tzinfo=datetime.timezone.utc)
-        return (datetime.datetime.now(datetime.timezone.utc) - created).total_seconds()
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        return (now - created).total_seconds()
 
     @property
     def ident(self):

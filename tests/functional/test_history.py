@@ -4,6 +4,7 @@ Every test uses its own stack (the local Heat is shared by the session);
 the read-only tests share one stack deployed three times.
 """
 
+import datetime
 import filecmp
 import json
 import os
@@ -339,6 +340,42 @@ def test_killed_deploy_leaves_a_pending_record_that_recover_settles(
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'failed'), (3, 'deployed')]
     rows = history.history(adapter, name)
     assert len({r['revision'] for r in rows}) == len(rows) == 3
+
+
+class ClockAhead(datetime.datetime):
+    """This machine's clock, an hour ahead of Heat's."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.datetime.now(tz) + datetime.timedelta(hours=1)
+
+
+def test_grace_period_is_measured_on_heats_clock(cli, adapter, name, tmp_path, monkeypatch):
+    """A young pending record stays young when this machine's clock runs ahead."""
+    first = plans.build(plans.make_plan(tmp_path, 'v1'))
+    deploy.deploy(adapter, first, opts(name))
+    second = plans.build(plans.make_plan(tmp_path, 'v2', data='two'))
+    store_mod.Store(adapter).create_pending(name, 2, second.body, second.digest,
+                                            {'action': 'deploy'})
+    monkeypatch.setattr(store_mod, 'datetime',
+                        types.SimpleNamespace(datetime=ClockAhead,
+                                              timezone=datetime.timezone))
+    just_now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    assert store_mod.Record.from_stack(
+        {'stack_name': 'x', 'id': 'y', 'creation_time': just_now}).age() > 3000
+    # On this machine's clock the record is an hour old (stale); on Heat's,
+    # seconds: its deploy may still be sending its plan.
+    v3 = plans.make_plan(tmp_path, 'v3', data='three')
+    code, _out, err = cli('deploy', v3, '--stack', name)
+    assert code == ExitCode.REFUSED, err
+    assert 'another deploy of %s is in progress (revision 2' % name in err
+    code, _out, err = cli('recover', name)
+    assert code == ExitCode.REFUSED, err
+    assert 'may still be sending its plan' in err
+    assert plans.revisions(adapter, name) == [(1, 'deployed'), (2, 'pending')]
+    assert adapter.server_now() is not None
+    assert abs((adapter.server_now() - datetime.datetime.now(datetime.timezone.utc))
+               .total_seconds()) < 5
 
 
 def test_unsettled_deploy_is_settled_by_recover(cli, adapter, name, tmp_path):

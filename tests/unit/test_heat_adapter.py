@@ -305,3 +305,36 @@ def test_token_response_lists_both_heat_endpoints():
     types = {entry['type'] for entry in token['token']['catalog']}
     assert {'orchestration', 'cloudformation'} <= types
     json.dumps(token)
+
+
+def test_server_now_follows_the_date_of_heats_answers(adapter):
+    """Ages of records are measured on Heat's clock: its answers' Date header."""
+    import datetime
+
+    assert adapter.server_now() is None  # no answer yet: callers use this machine's clock
+    stack = {'stack': {'id': 'i1', 'stack_name': 's', 'stack_status': 'CREATE_COMPLETE'}}
+    heat_time = datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
+    dated = dict(JSON, Date='Tue, 06 May 2031 07:08:09 GMT')
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', status_code=200, headers=dated, json=stack)
+        adapter.get_stack('s')
+    now = adapter.server_now()
+    assert heat_time <= now < heat_time + datetime.timedelta(seconds=5)
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', status_code=200, headers=dict(JSON, Date='garbage'),
+              json=stack)
+        adapter.get_stack('s')
+    assert adapter.server_now() is None  # an unreadable Date is no clock
+
+
+def test_record_age_uses_the_clock_it_is_given():
+    import datetime
+
+    from heatplan import store
+
+    rec = store.Record('r', 'i', 1, 'pending', None, '2031-05-06T07:08:09Z', 'me', [])
+    heat_now = datetime.datetime(2031, 5, 6, 7, 9, 9, tzinfo=datetime.timezone.utc)
+    assert rec.age(heat_now) == 60.0
+    mine = (datetime.datetime.now(datetime.timezone.utc) - heat_now).total_seconds() + 60
+    assert abs(rec.age() - mine) < 5  # without Heat's clock: this machine's
+    assert store.Record('r', 'i', 1, 'pending', None, '', 'me', []).age(heat_now) == 0.0
