@@ -186,7 +186,10 @@ def _stack_key(name):
 
 
 def check_locks(st, records, stack, opts, reporter):
-    """Refuse while another deploy holds ``opts.stack``; settle what is certain."""
+    """Refuse while another deploy holds ``opts.stack``; settle what is certain.
+
+    ``stack`` was read before ``records``.  Returns the stack read to go on with.
+    """
     pending = [r for r in records if r.status == store_mod.PENDING]
     if pending and not opts.supersede:
         rec = pending[-1]
@@ -213,10 +216,19 @@ def check_locks(st, records, stack, opts, reporter):
                 % (rec.revision, opts.stack),
                 hint='run "heatplan recover %s" to settle it' % opts.stack)
     if IN_PROGRESS in _status(stack) and not opts.supersede:
+        if not pending:
+            # The records, read after the stack, show no deploy holding it:
+            # the update seen may have ended since (its deploy settled its
+            # record in between).  Look again before refusing.
+            fresh = confirm_read(st.adapter, stack)
+            if fresh is not None and IN_PROGRESS not in _status(fresh):
+                return fresh
+            stack = fresh or stack
         raise errors.RefusedError(
             'stack %s is %s: an operation is running and Heat would silently '
             'supersede it' % (opts.stack, _status(stack)),
             hint='wait for it to finish, or pass --supersede to deploy anyway')
+    return stack
 
 
 def confirm_read(adapter, stack):
@@ -262,7 +274,7 @@ def deploy(adapter, plan, opts, reporter=None):
     # one then fails to create record N too (Heat: 409) instead of taking
     # N+1 and running alongside.
     next_rev = (records[-1].revision if records else 0) + 1
-    check_locks(st, records, stack, opts, reporter)
+    stack = check_locks(st, records, stack, opts, reporter)
     records = st.records(opts.stack)
     deployed = [r for r in records if r.status == store_mod.DEPLOYED]
     current = deployed[-1] if deployed else None
