@@ -29,6 +29,8 @@ class PlanOptions:
     parameter_files: list = None   # ["KEY=PATH", ...]
     limits: source_mod.Limits = dataclasses.field(default_factory=source_mod.Limits)
     max_body_bytes: int = lint_mod.DEFAULT_MAX_BODY_BYTES
+    strict: bool = False           # --strict: warnings are errors
+    ignore: list = None            # --ignore CODE ...: rules not reported
 
 
 def open_plan(opts):
@@ -39,32 +41,56 @@ def open_plan(opts):
     return src, d
 
 
-@assemble.without_gc
-def validate(opts):
-    """Lint the plan; return the sorted diagnostics (errors and warnings)."""
-    src, d = open_plan(opts)
-    an = assemble.analyze(src, d)
-    diagnostics = lint_mod.lint(an)
-    if not an.errors:
-        plan = assemble.build(an)
-        diagnostics = sorted(diagnostics + lint_mod.check_body(plan, opts.max_body_bytes),
-                             key=diag.Diagnostic.sort_key)
-    return diagnostics
+@dataclasses.dataclass
+class LintResult:
+    """What lint found, after the team's policy (strict, ignore)."""
+
+    diagnostics: list      # reported, sorted (errors and warnings)
+    ignored: list          # matched an --ignore / lint: ignore entry
+    plan: object = None    # the assembled plan when there were no errors
+    source: object = None
+
+    @property
+    def errors(self):
+        return [d for d in self.diagnostics if d.severity == diag.ERROR]
+
+    @property
+    def warnings(self):
+        return [d for d in self.diagnostics if d.severity == diag.WARNING]
 
 
 @assemble.without_gc
-def build_plan(opts):
-    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
+def lint_plan(opts):
+    """Read, analyse, lint and (when no error is left) assemble the plan."""
     src, d = open_plan(opts)
+    policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
     an = assemble.analyze(src, d)
     lint_mod.lint(an)
-    if an.errors:
-        raise errors.LintFailed(an.diagnostics)
+    an.diagnostics, ignored = policy.apply(an.diagnostics)
+    result = LintResult(an.diagnostics, ignored, source=src)
+    if result.errors:
+        return result
     plan = assemble.build(an)
-    body_problems = lint_mod.check_body(plan, opts.max_body_bytes)
-    if body_problems:
-        raise errors.LintFailed(body_problems)
-    return src, plan
+    body, body_ignored = policy.apply(lint_mod.check_body(plan, opts.max_body_bytes))
+    result.diagnostics = sorted(an.diagnostics + body, key=diag.Diagnostic.sort_key)
+    result.ignored.extend(body_ignored)
+    plan.diagnostics = list(result.diagnostics)
+    if not result.errors:
+        result.plan = plan
+    return result
+
+
+def validate(opts):
+    """Lint the plan; return the sorted diagnostics (errors and warnings)."""
+    return lint_plan(opts).diagnostics
+
+
+def build_plan(opts):
+    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
+    result = lint_plan(opts)
+    if result.errors:
+        raise errors.LintFailed(result.diagnostics)
+    return result.source, result.plan
 
 
 def build(opts, out=None):

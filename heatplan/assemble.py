@@ -25,8 +25,10 @@ from heatplan import diagnostics as diag
 from heatplan import errors
 from heatplan import secrets
 from heatplan import source as source_mod
-from heatplan import templatecheck
 from heatplan import yamlnodes as yn
+from heatplan.lint import registry as reg
+from heatplan.lint import template as template_rules
+from heatplan.lint import yaml as yaml_rules
 
 MANIFEST_KEY = definition_mod.RESERVED_PREFIX + 'manifest.json'
 MANIFEST_FORMAT = 1
@@ -77,10 +79,13 @@ class PlanFile:
     params: set = dataclasses.field(default_factory=set)      # declared names
     hidden: set = dataclasses.field(default_factory=set)
     resources: set = dataclasses.field(default_factory=set)   # resource names
-    checks: list = dataclasses.field(default_factory=list)  # templatecheck diagnostics
+    checks: list = dataclasses.field(default_factory=list)  # lint.template diagnostics
+    #: read only through get_file so far: an unparseable one is sent as text
+    only_get_file: bool = False
     # environment facts
-    env_params: list = dataclasses.field(default_factory=list)     # (name, key Spot)
+    env_params: list = dataclasses.field(default_factory=list)  # (name, key Spot, null)
     env_defaults: list = dataclasses.field(default_factory=list)   # (name, key Spot)
+    empty_sections: list = dataclasses.field(default_factory=list)  # (name, key Spot)
     registry: list = dataclasses.field(default_factory=list)       # (type, value)
 
     @property
@@ -204,18 +209,7 @@ _TYPE_SUFFIXES = TEMPLATE_SUFFIXES + ('.yml',)
 
 def _duplicates(pf, an, pairs):
     """Report keys given twice in one mapping (YAML keeps the last)."""
-    names = {}
-    for k, _v in pairs:
-        if isinstance(k, yn.ScalarNode):
-            first = names.get(k.value)
-            if first is not None:
-                an.add(diag.at_node(
-                    pf.key, k, diag.ERROR,
-                    'duplicate key %r (first at line %d); YAML keeps only '
-                    'the last one, so Heat never sees the first'
-                    % (k.value, first.start_mark.line + 1), 'duplicate-key'))
-            else:
-                names[k.value] = k
+    yaml_rules.duplicate_keys(pf.key, pairs, an.add)
 
 
 def _visit(pf, an, name, v, single, skip, uses):
@@ -231,11 +225,11 @@ def _visit(pf, an, name, v, single, skip, uses):
             if v.value.endswith(TEMPLATE_SUFFIXES):
                 pf.refs.append(Ref(pf.key, 'type', v.value, yn.spot(v)))
             elif v.value.endswith('.yml'):
-                an.add(diag.at_node(
-                    pf.key, v, diag.ERROR,
+                an.add(reg.at_node(
+                    'yml-type', pf.key, v,
                     'type %r ends in .yml: Heat only treats names ending '
                     '.yaml or .template as templates ("Resource Type '
-                    'could not be found")' % v.value, 'yml-type'))
+                    'could not be found"); rename the file to .yaml' % v.value))
     elif single and not skip and uses is not None:
         uses.append((name, v))
 
@@ -322,21 +316,7 @@ def _walk_general(pf, an, skip_ids=(), collect=True, uses=None):
 
 
 def _check_aliases(pf, an):
-    if '*' not in pf.text or '&' not in pf.text:
-        return True
-    size = yn.alias_expansion(pf.node)
-    if size < 0:
-        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR,
-                               'recursive YAML alias; Heat cannot load this file',
-                               'yaml-alias'))
-        return False
-    if size > yn.MAX_EXPANDED_NODES:
-        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR,
-                               'YAML aliases expand this file to more than %d nodes '
-                               '(an alias bomb); refusing it' % yn.MAX_EXPANDED_NODES,
-                               'yaml-alias'))
-        return False
-    return True
+    return yaml_rules.aliases(pf.key, pf.text, pf.node, an.add)
 
 
 def _scan_template(pf, an):
@@ -385,21 +365,31 @@ def _scan_template(pf, an):
                     if isinstance(inline, yn.MappingNode):
                         skip_ids.add(id(inline))
     _walk(pf, an, skip_ids, uses=uses)
-    templatecheck.check_template(pf.key, root, sections, pf.version, pf.params,
-                                 resources, uses, pf.checks.append)
+    template_rules.check_template(pf.key, root, sections, pf.version, pf.params,
+                                  resources, uses, pf.checks.append,
+                                  is_root=pf.key == an.definition.template)
     pf.sections = [(name, None) for name, _k in sections]
 
 
 def _scan_environment(pf, an):
     for name, knode, value in yn.items(pf.node):
         pf.sections.append((name, yn.spot(knode)))
-        if name == 'parameters':
-            pf.env_params.extend((n, yn.spot(k)) for n, k, _v in yn.items(value))
+        if _is_null(value):
+            pf.empty_sections.append((name, yn.spot(knode)))
+        elif name == 'parameters':
+            pf.env_params.extend((n, yn.spot(k), _is_null(v)) for n, k, v in yn.items(value))
         elif name == 'parameter_defaults':
             pf.env_defaults.extend((n, yn.spot(k)) for n, k, _v in yn.items(value))
         elif name == 'resource_registry':
             _scan_registry(pf, value)
     _walk(pf, an, collect=False)
+
+
+def _is_null(node):
+    return node.__class__ is yn.ScalarNode and yn.tag_of(node) == NULL_TAG
+
+
+NULL_TAG = 'tag:yaml.org,2002:null'
 
 
 def _registry_value(pf, tname, value, base):
@@ -435,12 +425,27 @@ def _looks_like_template(key, text):
 
 def _load(src, an, key, kind):
     text, raw = src.read_text(key)
-    if kind == 'get_file':
+    only_get_file = kind == 'get_file'
+    if only_get_file:
         kind = 'template' if _looks_like_template(key, text) else 'file'
-    pf = PlanFile(key, text, len(raw), kind)
+    pf = PlanFile(key, text, len(raw), kind, only_get_file=only_get_file)
     pf.sha256 = hashlib.sha256(raw).hexdigest()
     an.files[key] = pf
     return _parse(pf, an)
+
+
+def _unparsed(pf, an, why):
+    """A get_file target that looked like a template but is not one: plain text.
+
+    python-heatclient does the same (its ``is_template`` fails, it sends the
+    file as read); Heat only ever sees it as a string.
+    """
+    an.add(reg.make('unparsed-file', pf.key, 1, 1,
+                    'looks like a template but %s; it is sent as plain text, with no '
+                    'reference inside it followed or rewritten' % why))
+    pf.kind = 'file'
+    pf.node = None
+    return pf
 
 
 def _parse(pf, an):
@@ -449,18 +454,28 @@ def _parse(pf, an):
         return pf
     node, problem = yn.compose(text, key, lazy_tags=True)
     if problem is not None:
+        if pf.only_get_file and problem.code == 'HP101':
+            return _unparsed(pf, an, 'is not valid YAML (%s)' % problem.format())
         an.add(problem)
         return pf
-    if node is None:
-        an.add(diag.Diagnostic(key, 1, 1, diag.ERROR, 'the file is empty', 'empty'))
+    if node is None or (kind == 'environment' and _is_null(node)):
+        if kind == 'environment':
+            an.add(reg.make('empty-environment', key, 1, 1,
+                            'the environment file is empty; Heat reads it as no content'))
+            pf.parsed = True
+            return pf
+        an.add(reg.make('empty', key, 1, 1, 'the template file is empty'))
         return pf
     pf.node = node
     pf.parsed = False
     pf.sections, pf.refs, pf.checks, pf.registry = [], [], [], []
     pf.params, pf.hidden, pf.resources = set(), set(), set()
+    pf.env_params, pf.env_defaults, pf.empty_sections = [], [], []
     if not isinstance(node, yn.MappingNode):
-        an.add(diag.at_node(key, node, diag.ERROR,
-                            'a Heat %s must be a YAML mapping' % kind, 'not-mapping'))
+        if pf.only_get_file:
+            return _unparsed(pf, an, 'is not a YAML mapping')
+        an.add(reg.at_node('not-mapping', key, node,
+                           'a Heat %s must be a YAML mapping' % kind))
         pf.node = None
         return pf
     if not _check_aliases(pf, an):
@@ -475,6 +490,70 @@ def _parse(pf, an):
     return pf
 
 
+def _want(an, queue, key, kind, ref=None):
+    """Read ``key`` as ``kind`` (once) and queue it for its references."""
+    src = an.source
+    pf = an.files.get(key)
+    if pf is not None:
+        if kind == 'template' and pf.kind == 'file':
+            # read as a plain (get_file) file first, now needed as a template
+            pf.kind = 'template'
+            pf.only_get_file = False
+            queue.append(_parse(pf, an))
+        elif kind == 'template':
+            pf.only_get_file = False
+        return
+    if not src.exists(key):
+        if ref is None:
+            an.add(reg.make('missing', key, 0, 0, 'file not found in the plan'))
+        else:
+            an.add(reg.at_node(
+                'missing', ref.origin, ref.node,
+                '%s %r: %s does not exist in the plan' % (ref.kind, ref.value, key)))
+        return
+    try:
+        pf = _load(src, an, key, kind)
+    except errors.LimitExceeded:
+        raise
+    except errors.SourceError as exc:
+        if ref is not None:
+            an.add(reg.at_node('unreadable', ref.origin, ref.node, str(exc)))
+        else:
+            an.add(reg.make('unreadable', key, 0, 0, str(exc)))
+        return
+    queue.append(pf)
+
+
+def _follow(an, queue, pf):
+    """Resolve the references of one file; want each target."""
+    src = an.source
+    for ref in pf.refs:
+        key, remote, problem = resolve(src, pf.key, ref.value, getattr(ref, 'base', None))
+        ref.remote = remote
+        if remote:
+            an.add(reg.at_node(
+                'remote', pf.key, ref.node,
+                '%s %r is fetched by Heat at deploy time and is not part of the '
+                'plan (not versioned, not checked)' % (ref.kind, ref.value)))
+            continue
+        if problem is not None:
+            an.add(reg.at_node('confinement', pf.key, ref.node,
+                               'refusing %s %r: %s' % (ref.kind, ref.value, problem)))
+            continue
+        kind = 'get_file' if ref.kind == 'get_file' else 'template'
+        if ref.kind == 'registry' and not key.endswith(TEMPLATE_SUFFIXES):
+            an.add(reg.at_node(
+                'registry-value', pf.key, ref.node,
+                'resource_registry value %r is neither a resource type (A::B) nor a '
+                'template ending .yaml or .template%s; Heat fails where a resource '
+                'uses it. The file is sent as it is'
+                % (ref.value, ' (.yml is not a template suffix: rename it to .yaml)'
+                   if key.endswith('.yml') else '')))
+            kind = 'get_file'
+        ref.target = key
+        _want(an, queue, key, kind, ref)
+
+
 @without_gc
 def analyze(src, definition):
     """Read every file the plan needs and find every reference.
@@ -484,80 +563,20 @@ def analyze(src, definition):
     an = Analysis(src, definition)
     an.diagnostics.extend(definition.diagnostics)
     queue = []
-
-    def want(key, kind, ref=None):
-        pf = an.files.get(key)
-        if pf is not None:
-            if kind == 'template' and pf.kind == 'file':
-                # read as a plain (get_file) file first, now needed as a template
-                pf.kind = 'template'
-                queue.append(_parse(pf, an))
-            return
-        if not src.exists(key):
-            if ref is None:
-                an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
-                                       'file not found in the plan', 'missing'))
-            else:
-                an.add(diag.at_node(
-                    ref.origin, ref.node, diag.ERROR,
-                    '%s %r: %s does not exist in the plan' % (ref.kind, ref.value, key),
-                    'missing'))
-            return
-        try:
-            pf = _load(src, an, key, kind)
-        except errors.LimitExceeded:
-            raise
-        except errors.SourceError as exc:
-            where = diag.at_node(ref.origin, ref.node, diag.ERROR, str(exc), 'unreadable') \
-                if ref is not None else diag.Diagnostic(key, 0, 0, diag.ERROR, str(exc),
-                                                        'unreadable')
-            an.add(where)
-            return
-        queue.append(pf)
-
-    want(definition.template, 'template')
+    _want(an, queue, definition.template, 'template')
     for env in definition.environments:
-        want(env, 'environment')
+        if env not in definition.inline_environments:
+            _want(an, queue, env, 'environment')
     if definition.plan_environment:
-        want(definition.plan_environment, 'definition')
+        _want(an, queue, definition.plan_environment, 'definition')
     if definition.origin in (definition_mod.MANIFEST_NAME, definition_mod.TRIPLEO_PLAN_ENV):
         # Stored so an export reproduces it byte for byte; not in the digest.
-        want(definition.origin, 'definition')
+        _want(an, queue, definition.origin, 'definition')
     for name, key in definition.parameter_files.items():
         if not src.exists(key):
-            an.add(diag.Diagnostic(key, 0, 0, diag.ERROR,
-                                   'parameter file for %r not found' % name, 'missing'))
+            an.add(reg.make('missing', key, 0, 0, 'parameter file for %r not found' % name))
     while queue:
-        pf = queue.pop(0)
-        for ref in pf.refs:
-            key, remote, problem = resolve(src, pf.key, ref.value, getattr(ref, 'base', None))
-            ref.remote = remote
-            if remote:
-                an.add(diag.at_node(
-                    pf.key, ref.node, diag.WARNING,
-                    '%s %r is fetched by Heat at deploy time and is not part of the '
-                    'plan (not versioned, not checked)' % (ref.kind, ref.value), 'remote'))
-                continue
-            if problem is not None:
-                an.add(diag.at_node(pf.key, ref.node, diag.ERROR,
-                                    'refusing %s %r: %s' % (ref.kind, ref.value, problem),
-                                    'confinement'))
-                continue
-            if ref.kind == 'registry' and not key.endswith(TEMPLATE_SUFFIXES):
-                if key.endswith('.yml'):
-                    an.add(diag.at_node(
-                        pf.key, ref.node, diag.ERROR,
-                        'resource_registry value %r ends in .yml: Heat only treats names '
-                        'ending .yaml or .template as templates' % ref.value, 'yml-type'))
-                else:
-                    an.add(diag.at_node(
-                        pf.key, ref.node, diag.ERROR,
-                        'resource_registry value %r is neither a resource type (A::B) '
-                        'nor a template ending .yaml or .template' % ref.value,
-                        'registry-value'))
-                continue
-            ref.target = key
-            want(key, 'get_file' if ref.kind == 'get_file' else 'template', ref)
+        _follow(an, queue, queue.pop(0))
     _find_cycles(an)
     return an
 
@@ -593,9 +612,8 @@ def _find_cycles(an):
             target, ref = nxt
             if state.get(target) == 1:
                 cycle = path[path.index(target):] + [target]
-                an.add(diag.at_node(ref.origin, ref.node, diag.ERROR,
-                                    'template reference cycle: %s' % ' -> '.join(cycle),
-                                    'cycle'))
+                an.add(reg.at_node('cycle', ref.origin, ref.node,
+                                   'template reference cycle: %s' % ' -> '.join(cycle)))
             elif not state.get(target):
                 state[target] = 1
                 path.append(target)
@@ -723,16 +741,12 @@ def _generated_env(an):
         return None
     try:
         data = definition_mod.node_data(yn.get(node, 'parameter_defaults'), pf.key)
-        return yaml.dump({'parameter_defaults': data or {}}, Dumper=_NoAliasDumper,
+        return yaml.dump({'parameter_defaults': data or {}},
+                         Dumper=definition_mod.NoAliasDumper,
                          default_flow_style=False, sort_keys=True)
     except errors.PlanError as exc:
-        an.add(diag.Diagnostic(pf.key, 0, 0, diag.ERROR, exc.message, 'definition'))
+        an.add(reg.make('definition', pf.key, 0, 0, exc.message))
         return None
-
-
-class _NoAliasDumper(yaml.SafeDumper):
-    def ignore_aliases(self, data):
-        return True
 
 
 @without_gc
@@ -761,6 +775,11 @@ def build(an, parameter_values=None, hidden=None):
         params[name] = text
     generated = {}
     envs = list(d.environments)
+    for gen_key, gen_text in d.inline_environments.items():
+        texts[gen_key] = gen_text
+        generated[gen_key] = {
+            'from': d.origin.split('+')[-1], 'section': 'environments',
+            'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
     if d.plan_environment:
         gen_text = _generated_env(an)
         if gen_text is None and an.errors:

@@ -8,10 +8,13 @@ doc/source/plans.rst for the manifest format.
 import dataclasses
 import os
 
-from heatplan import diagnostics as diag
+import yaml
+
 from heatplan import errors
 from heatplan import source as source_mod
 from heatplan import yamlnodes as yn
+from heatplan.lint import policy as policy_mod
+from heatplan.lint import registry as reg
 
 MANIFEST_NAME = 'heatplan.yaml'
 TRIPLEO_PLAN_ENV = 'plan-environment.yaml'
@@ -21,7 +24,7 @@ RESERVED_PREFIX = 'heatplan://'
 GENERATED_PREFIX = RESERVED_PREFIX + 'generated/'
 
 MANIFEST_KEYS = ('version', 'template', 'environments', 'parameters',
-                 'parameter_files', 'plan_environment')
+                 'parameter_files', 'plan_environment', 'lint')
 TRIPLEO_KEYS = ('version', 'name', 'description', 'template', 'environments',
                 'parameter_defaults', 'workflow_parameters', 'passwords',
                 'derived_parameters', 'playbook_parameters')
@@ -40,6 +43,11 @@ class Definition:
     #: where the definition came from: flags, heatplan.yaml, plan-environment.yaml
     origin: str = 'flags'
     diagnostics: list = dataclasses.field(default_factory=list)
+    #: generated environment key -> its text (a TripleO plan-environment's
+    #: inline ``data`` environments, in their place in ``environments``)
+    inline_environments: dict = dataclasses.field(default_factory=dict)
+    #: the heatplan.yaml ``lint:`` section (a lint Policy), if any
+    lint: object = None
 
     @property
     def generated_key(self):
@@ -91,19 +99,25 @@ def _parse_kv(items, what):
     return out
 
 
-def _read_yaml_file(src, key):
+def _read_yaml_file(src, key, warn=None):
+    """Compose a definition file; duplicate keys refuse it, or warn via ``warn``."""
     text, _raw = src.read_text(key)
     node, problem = yn.compose(text, key)
     if problem is not None:
         raise errors.PlanError(problem.format())
     if not isinstance(node, yn.MappingNode):
         raise errors.PlanError('%s: must be a YAML mapping' % key)
-    _refuse_duplicate_keys(node, key)
+    _refuse_duplicate_keys(node, key, warn)
     return node
 
 
-def _refuse_duplicate_keys(root, key):
-    """A definition with a key twice is ambiguous (YAML keeps the last): refuse it."""
+def _refuse_duplicate_keys(root, key, warn=None):
+    """A key twice is ambiguous (YAML keeps the last): refuse it, or warn.
+
+    heatplan.yaml is heatplan's own file and is refused; a TripleO
+    plan-environment.yaml is read as tripleoclient reads it (the last
+    occurrence wins) with a warning.
+    """
     stack = [root]
     seen = set()
     while stack:
@@ -116,8 +130,15 @@ def _refuse_duplicate_keys(root, key):
             for k, v in node.value:
                 if isinstance(k, yn.ScalarNode):
                     if k.value in names:
-                        raise _err(key, k, 'duplicate key %r (first at line %d); YAML keeps '
-                                   'only the last one' % (k.value, names[k.value] + 1))
+                        if warn is None:
+                            raise _err(key, k, 'duplicate key %r (first at line %d); YAML '
+                                       'keeps only the last one'
+                                       % (k.value, names[k.value] + 1))
+                        warn(reg.at_node(
+                            'duplicate-key', key, k,
+                            'duplicate key %r (first at line %d): the last occurrence '
+                            'wins, as tripleoclient reads it'
+                            % (k.value, names[k.value] + 1)))
                     names[k.value] = k.start_mark.line
                 stack.append(v)
         elif isinstance(node, yn.SequenceNode):
@@ -170,8 +191,58 @@ def node_data(node, key):
 
 
 def _err(key, node, message, hint=None):
-    d = diag.at_node(key, node, diag.ERROR, message)
+    d = reg.at_node('definition', key, node, message)
     return errors.PlanError(d.format(), hint=hint)
+
+
+def _lint_section(key, value):
+    """The ``lint:`` section of heatplan.yaml as a :class:`~heatplan.lint.Policy`."""
+    if not isinstance(value, yn.MappingNode):
+        raise _err(key, value, 'lint must be a mapping (strict: true, ignore: [...])')
+    policy = policy_mod.Policy()
+    for name, knode, item in yn.items(value):
+        if name == 'strict':
+            if not isinstance(item, yn.ScalarNode) or item.value.lower() not in (
+                    'true', 'false', 'yes', 'no', 'on', 'off'):
+                raise _err(key, item, 'lint: strict must be true or false')
+            policy.strict = item.value.lower() in ('true', 'yes', 'on')
+        elif name == 'ignore':
+            if not isinstance(item, yn.SequenceNode):
+                raise _err(key, item, 'lint: ignore must be a list of codes or '
+                           '{code: CODE, paths: [GLOB, ...]}')
+            for entry in item.value:
+                policy.ignore.append(_ignore_entry(key, entry))
+        else:
+            raise _err(key, knode, 'unknown key %r in lint' % name,
+                       hint='known keys: strict, ignore')
+    return policy
+
+
+def _ignore_entry(key, entry):
+    where = '%s:%d' % (key, entry.start_mark.line + 1)
+    if yn.is_str(entry):
+        return _resolve_code(key, entry, where), None, where
+    code = yn.get(entry, 'code')
+    paths = yn.get(entry, 'paths')
+    if not yn.is_str(code) or set(n for n, _k, _v in yn.items(entry)) - {'code', 'paths'}:
+        raise _err(key, entry, 'each lint: ignore entry is a code, or '
+                   '{code: CODE, paths: [GLOB, ...]}')
+    globs = None
+    if paths is not None:
+        if yn.is_str(paths):
+            globs = [paths.value]
+        elif isinstance(paths, yn.SequenceNode) and all(yn.is_str(p) for p in paths.value):
+            globs = [p.value for p in paths.value]
+        else:
+            raise _err(key, paths, 'lint: ignore paths must be a glob or a list of globs')
+    return _resolve_code(key, code, where), globs, where
+
+
+def _resolve_code(key, node, where):
+    try:
+        return policy_mod.resolve(node.value, where)
+    except errors.UsageError as exc:
+        raise errors.PlanError(exc.message, hint=exc.hint)
 
 
 def _load_heatplan_yaml(src, key, d):
@@ -211,15 +282,24 @@ def _load_heatplan_yaml(src, key, d):
             if not yn.is_str(value):
                 raise _err(key, value, 'plan_environment must be a path string')
             d.plan_environment = _user_path_to_key(src, value.value, 'plan_environment')
+        elif name == 'lint':
+            d.lint = _lint_section(key, value)
     d.origin = MANIFEST_NAME
 
 
 def _load_tripleo(src, key, d):
-    node = _read_yaml_file(src, key)
+    """A TripleO plan-environment.yaml, read as tripleoclient reads it.
+
+    ``environments`` entries are ``{path: FILE}`` or inline ``{data: {...}}``
+    (tripleoclient writes the data to a temporary environment file in its
+    place); heatplan makes each inline one a generated environment file in
+    the same position.  ``parameter_defaults`` become the last environment.
+    """
+    node = _read_yaml_file(src, key, warn=d.diagnostics.append)
     for name, knode, value in yn.items(node):
         if name not in TRIPLEO_KEYS:
-            d.diagnostics.append(diag.at_node(
-                key, knode, diag.WARNING, 'unknown key %r in %s; ignored' % (name, key)))
+            d.diagnostics.append(reg.at_node(
+                'definition-key', key, knode, 'unknown key %r in %s; ignored' % (name, key)))
         if name == 'template':
             if not yn.is_str(value):
                 raise _err(key, value, 'template must be a path string')
@@ -228,23 +308,43 @@ def _load_tripleo(src, key, d):
             if not isinstance(value, yn.SequenceNode):
                 raise _err(key, value, 'environments must be a list of {path: ...}')
             envs = []
-            for item in value.value:
+            for index, item in enumerate(value.value):
                 path = yn.str_value(yn.get(item, 'path'))
-                if path is None:
-                    if yn.get(item, 'data') is not None:
-                        raise _err(key, item, 'inline environment "data" is not supported',
-                                   hint='move the data into a file and list its path')
-                    raise _err(key, item, 'each environment must be {path: FILE}')
-                envs.append(_user_path_to_key(src, path, 'environment'))
+                data = yn.get(item, 'data')
+                if path is not None:
+                    envs.append(_user_path_to_key(src, path, 'environment'))
+                elif data is not None:
+                    envs.append(_inline_environment(key, index, data, d))
+                else:
+                    raise _err(key, item, 'each environment must be {path: FILE} or '
+                               '{data: {...}} (an inline environment)')
             d.environments = envs
         elif name == 'passwords':
-            d.diagnostics.append(diag.at_node(
-                key, knode, diag.WARNING,
+            d.diagnostics.append(reg.at_node(
+                'definition-key', key, knode,
                 'the passwords section is not deployed by heatplan; pass secrets '
                 'with --parameter or an environment file'))
     if yn.get(node, 'parameter_defaults') is not None:
         d.plan_environment = key
     d.origin = TRIPLEO_PLAN_ENV
+
+
+def _inline_environment(key, index, node, d):
+    """Make a plan-environment's inline ``data`` environment a generated file."""
+    if not isinstance(node, yn.MappingNode):
+        raise _err(key, node, 'inline environment data must be a mapping (an environment)')
+    data = node_data(node, key)
+    gen_key = '%s%s/environments/%d.yaml' % (GENERATED_PREFIX, key, index)
+    d.inline_environments[gen_key] = yaml.dump(
+        data, Dumper=NoAliasDumper, default_flow_style=False, sort_keys=True)
+    return gen_key
+
+
+class NoAliasDumper(yaml.SafeDumper):
+    """Dumps shared data in full (generated environments hold no anchors)."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def load_definition(src, template=None, environments=None, parameters=None,
@@ -261,6 +361,7 @@ def load_definition(src, template=None, environments=None, parameters=None,
         overridden = True
     if environments:
         d.environments = [_user_path_to_key(src, e, 'environment') for e in environments]
+        d.inline_environments = {}
         overridden = True
     if parameters:
         d.parameters.update(_parse_kv(parameters, '--parameter'))

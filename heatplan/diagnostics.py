@@ -1,4 +1,10 @@
-"""Diagnostics: what lint and assembly found, with file:line:col."""
+"""Diagnostics: what lint and assembly found, with file:line:col.
+
+Every diagnostic belongs to a rule of :mod:`heatplan.lint.registry`
+(``code`` ``HP104``, ``rule`` ``duplicate-key``); build them with
+:func:`heatplan.lint.registry.make` / ``at_node`` so that the severity is
+the registry's.
+"""
 
 import dataclasses
 
@@ -14,23 +20,17 @@ class Diagnostic:
     severity: str
     message: str
     code: str = ''
+    rule: str = ''
 
     def format(self):
         where = self.path
         if self.line:
             where = '%s:%d:%d' % (self.path, self.line, self.col)
-        return '%s: %s: %s' % (where, self.severity, self.message)
+        sev = '%s[%s]' % (self.severity, self.code) if self.code else self.severity
+        return '%s: %s: %s' % (where, sev, self.message)
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
     def sort_key(self):
         return (self.path, self.line, self.col, self.code, self.message)
-
-
-def at_node(path, node, severity, message, code=''):
-    """A diagnostic positioned at a YAML node (1-based line and column)."""
-    if node is None:
-        return Diagnostic(path, 0, 0, severity, message, code)
-    mark = node.start_mark
-    return Diagnostic(path, mark.line + 1, mark.column + 1, severity, message, code)

@@ -279,7 +279,7 @@ class _Member:
 
     def __init__(self, name, kind, data=None, target=None):
         self.name = name
-        self.kind = kind        # 'file', 'dir', 'symlink'
+        self.kind = kind        # 'file', 'dir', 'symlink', 'bad' (data: the reason)
         self.data = data
         self.target = target    # normalized key for symlinks
 
@@ -287,10 +287,15 @@ class _Member:
 class ArchiveSource(PlanSource):
     """A plan in a tar (optionally gz/bz2/xz) or zip archive, read in memory.
 
-    Every member is checked before any is used: names must be relative and
-    stay inside the root, no devices or fifos, symlinks and hard links must
-    point inside the archive, and no name may appear twice.  When every
-    member lies under one top-level directory, that directory is the root.
+    Every member is checked before any is used, and behaves as the same tree
+    would as a directory: a member that cannot be part of the plan (a symlink
+    or hard link leading out of the root or to nothing, a device, fifo or
+    other special file, a name that is absolute or leaves the root) is
+    *skipped*: never read, reported once as a warning (HP209) when no plan
+    file needs it, and an error (HP203) naming the reason when the plan
+    reads a file through it.  A name given twice refuses the archive (it is
+    ambiguous).  When every member lies under one top-level directory, that
+    directory is the root.
     """
 
     def __init__(self, path, limits=None, data=None):
@@ -308,6 +313,8 @@ class ArchiveSource(PlanSource):
             except OSError as exc:
                 raise errors.SourceError('%s: cannot read: %s' % (path, exc.strerror))
         self._members = {}
+        #: skipped members no read has gone through yet: name -> reason
+        self._skipped = {}
         if path.endswith('.zip') or data[:4] == b'PK\x03\x04':
             self._load_zip(data)
         else:
@@ -348,6 +355,20 @@ class ArchiveSource(PlanSource):
                 '%s: truncated or corrupt compressed archive: %s' % (self.label, exc))
         return out.getvalue()
 
+    @property
+    def skipped(self):
+        """Skipped members that no plan read went through: ``{name: reason}``."""
+        return dict(self._skipped)
+
+    def _skip(self, raw_name, reason):
+        """A member with a name outside the root: never addressable, noted once."""
+        self._skipped[raw_name] = reason
+
+    def _bad(self, key, reason):
+        """A member the plan may not read through; kept to say why if it does."""
+        self._members[key] = _Member(key, 'bad', data=reason)
+        self._skipped[key] = reason
+
     def _add(self, raw_name, kind, data=None, target=None):
         name = raw_name
         while name.startswith('./'):
@@ -356,15 +377,14 @@ class ArchiveSource(PlanSource):
             name = name.rstrip('/')
             if name in ('', '.'):
                 return
+        if '\x00' in name:
+            return self._skip(raw_name.replace('\x00', '\\x00'),
+                              'its name holds a NUL character')
         if name.startswith('/') or re.match(r'^[A-Za-z]:[/\\]', name):
-            raise errors.ConfinementError(
-                '%s: member %r has an absolute name; refusing the archive'
-                % (self.label, raw_name))
+            return self._skip(raw_name, 'its name is absolute, outside the plan root')
         key = normalize_key(name)
         if key is None or '..' in name.split('/'):
-            raise errors.ConfinementError(
-                '%s: member %r leaves the archive root (".." in its name); '
-                'refusing the archive' % (self.label, raw_name))
+            return self._skip(raw_name, 'its name leaves the plan root (".." in it)')
         if key in self._members:
             old = self._members[key]
             if kind == 'dir' and old.kind == 'dir':
@@ -376,16 +396,16 @@ class ArchiveSource(PlanSource):
             raise errors.LimitExceeded(
                 '%s has more than %d members' % (self.label, self.limits.max_files),
                 hint='raise the cap with --max-files if this is expected')
+        if kind == 'bad':
+            return self._bad(key, data)
         if kind == 'symlink':
             if target.startswith('/'):
-                raise errors.ConfinementError(
-                    '%s: symlink %r points to the absolute path %r, outside the '
-                    'plan root' % (self.label, raw_name, target))
+                return self._bad(key, 'a symlink to the absolute path %r, outside the '
+                                 'plan root' % target)
             resolved = join_key(key, target)
             if resolved is None:
-                raise errors.ConfinementError(
-                    '%s: symlink %r -> %r leaves the plan root'
-                    % (self.label, raw_name, target))
+                return self._bad(key, 'a symlink to %r, which leaves the plan root'
+                                 % target)
             target = resolved
         self._members[key] = _Member(key, kind, data, target)
 
@@ -433,36 +453,38 @@ class ArchiveSource(PlanSource):
                 elif info.issym():
                     self._add(info.name, 'symlink', target=info.linkname)
                 elif info.islnk():
-                    linkname = info.linkname
-                    while linkname.startswith('./'):
-                        linkname = linkname[2:]
-                    link = normalize_key(linkname)
-                    if link is None or info.linkname.startswith('/') or link not in self._members:
-                        raise errors.ConfinementError(
-                            '%s: hard link %r -> %r points outside the archive root '
-                            '(or to no earlier member)' % (self.label, info.name, info.linkname))
-                    target = self._members[link]
-                    if target.kind == 'file':
-                        self._add(info.name, 'file', data=target.data)
-                    elif target.kind == 'symlink':
-                        self._members[normalize_key(info.name.lstrip('/')) or info.name] = \
-                            _Member(info.name, 'symlink', target=target.target)
-                    else:
-                        raise errors.SourceError(
-                            '%s: hard link %r points to the directory %r; refusing the archive'
-                            % (self.label, info.name, info.linkname))
+                    self._add_hard_link(info.name, info.linkname)
                 elif info.ischr() or info.isblk() or info.isfifo():
-                    raise errors.SourceError(
-                        '%s: member %r is a %s; refusing the archive'
-                        % (self.label, info.name,
-                           'fifo' if info.isfifo() else 'device file'))
+                    self._add(info.name, 'bad', data='a %s, not a regular file' % (
+                        'fifo' if info.isfifo() else 'device file'))
                 else:
-                    raise errors.SourceError(
-                        '%s: member %r has an unsupported type %r; refusing the archive'
-                        % (self.label, info.name, info.type))
+                    self._add(info.name, 'bad', data='a member of unsupported tar type %r'
+                              % info.type)
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise errors.SourceError(
                 '%s: truncated or corrupt archive: %s' % (self.label, exc))
+
+    def _add_hard_link(self, name, linkname):
+        """A tar hard link: the same checks as any member, then a copy of its target."""
+        link = linkname
+        while link.startswith('./'):
+            link = link[2:]
+        key = normalize_key(link) if not link.startswith('/') else None
+        target = self._members.get(key) if key is not None else None
+        if target is None:
+            return self._add(name, 'bad', data='a hard link to %r, which is outside the '
+                             'plan root or no earlier member' % linkname)
+        if target.kind == 'file':
+            return self._add(name, 'file', data=target.data)
+        if target.kind == 'symlink':
+            # a second name for the same symlink: its target, relative to the link's
+            # directory, was resolved when the symlink was added
+            depth = (normalize_key(re.sub(r'^(\./)+', '', name)) or '').count('/')
+            return self._add(name, 'symlink', target='/'.join(['..'] * depth + [target.target]))
+        if target.kind == 'bad':
+            return self._add(name, 'bad', data='a hard link to %r, which is %s'
+                             % (linkname, target.data))
+        return self._add(name, 'bad', data='a hard link to the directory %r' % linkname)
 
     def _load_zip(self, data):
         try:
@@ -508,10 +530,10 @@ class ArchiveSource(PlanSource):
                         '%s expands beyond its caps (an archive bomb?)' % self.label)
                 if stat.S_ISLNK(mode):
                     self._add(info.filename, 'symlink', target=content.decode('utf-8', 'replace'))
-                elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
-                    raise errors.SourceError(
-                        '%s: member %r is a device or fifo; refusing the archive'
-                        % (self.label, info.filename))
+                elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
+                               or stat.S_ISSOCK(mode)):
+                    self._add(info.filename, 'bad', data='a device, fifo or socket, not a '
+                              'regular file')
                 else:
                     self._add(info.filename, 'file', data=content)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
@@ -537,29 +559,43 @@ class ArchiveSource(PlanSource):
             return
         prefix = top + '/'
         stripped = {}
+        skipped = {k: v for k, v in self._skipped.items() if k not in self._members}
         for key, member in self._members.items():
             if key == top:
                 continue
             new = key[len(prefix):]
             member.name = new
-            if member.target is not None:
-                if not member.target.startswith(prefix):
-                    raise errors.ConfinementError(
-                        '%s: symlink %r points outside the plan root %r'
-                        % (self.label, key, top))
+            if member.target is not None and not member.target.startswith(prefix):
+                member = _Member(new, 'bad', data='a symlink that leads out of the plan '
+                                 'root %r' % top)
+            if member.kind == 'bad':
+                skipped[new] = member.data
+            elif member.target is not None:
                 member.target = member.target[len(prefix):]
             stripped[new] = member
         self._members = stripped
+        self._skipped = skipped
 
     # -- reading ---------------------------------------------------------
-    def _resolve(self, key):
-        """Follow symlinks (of the file and its directories) inside the archive."""
+    def _resolve(self, key, mark=True):
+        """Follow symlinks (of the file and its directories) inside the archive.
+
+        A skipped member on the way raises; with ``mark`` it is no longer
+        reported as unused (the read's error names it).
+        """
         seen = 0
         parts = key.split('/')
         i = 0
         while i < len(parts):
             prefix = '/'.join(parts[:i + 1])
             member = self._members.get(prefix)
+            if member is not None and member.kind == 'bad':
+                if mark:
+                    self._skipped.pop(prefix, None)  # reported as an error instead
+                raise errors.ConfinementError(
+                    '%s: read through the archive member %s, which was skipped: it is %s'
+                    % (key, prefix, member.data),
+                    hint='put the file itself in the archive, or stop referencing it')
             if member is not None and member.kind == 'symlink':
                 seen += 1
                 if seen > 40:
@@ -575,9 +611,9 @@ class ArchiveSource(PlanSource):
 
     def exists(self, key):
         try:
-            member = self._members.get(self._resolve(key))
+            member = self._members.get(self._resolve(key, mark=False))
         except errors.SourceError:
-            return True
+            return True  # reading it says why
         return member is not None and member.kind == 'file'
 
     def _read(self, key):

@@ -8,8 +8,6 @@ diagnostics and for text-preserving rewrites) and aliases stay shared nodes
 
 import yaml
 
-from heatplan import diagnostics as diag
-
 StockLoader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 ScalarNode = yaml.ScalarNode
 MappingNode = yaml.MappingNode
@@ -113,13 +111,18 @@ def compose(text, path, lazy_tags=False):
             message += ' (YAML forbids tabs for indentation; use spaces)'
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
-        return None, diag.Diagnostic(path, line, col, diag.ERROR, message, 'yaml-syntax')
+        return None, _reg().make('yaml-syntax', path, line, col, message)
     except yaml.YAMLError as exc:
-        return None, diag.Diagnostic(path, 0, 0, diag.ERROR,
-                                     'YAML error: %s' % exc, 'yaml-syntax')
+        return None, _reg().make('yaml-syntax', path, 0, 0, 'YAML error: %s' % exc)
     except RecursionError:
-        return None, diag.Diagnostic(path, 0, 0, diag.ERROR,
-                                     'YAML nesting too deep to read', 'yaml-depth')
+        return None, _reg().make('yaml-depth', path, 0, 0, 'YAML nesting too deep to read')
+
+
+def _reg():
+    # heatplan.lint imports this module: import the registry when first needed.
+    from heatplan.lint import registry
+
+    return registry
 
 
 def is_str(node):
@@ -209,7 +212,7 @@ class Mark:
 class Spot:
     """What outlives a file's node graph of one scalar: its value, style, span.
 
-    Quacks like a ScalarNode for :func:`heatplan.diagnostics.at_node` and
+    Quacks like a ScalarNode for :func:`heatplan.lint.registry.at_node` and
     the rewrite (``value``, ``style``, ``start_mark``, ``end_mark``) at a
     quarter of the memory, and holds no reference into the graph.
     """

@@ -8,6 +8,7 @@ from heatplan import errors
 from heatplan import lint as lint_mod
 from heatplan import source as source_mod
 from heatplan.cli import base
+from heatplan.lint import registry
 
 
 def add_plan_arguments(parser, source_optional=False):
@@ -46,7 +47,29 @@ def add_plan_arguments(parser, source_optional=False):
                       default=lint_mod.DEFAULT_MAX_BODY_BYTES, metavar='BYTES',
                       help="request body limit, Heat's max_json_body_size "
                            '(default %(default)s; 0 disables the check)')
+    checks = parser.add_argument_group(
+        'lint', 'Errors (Heat would reject the plan, or heatplan cannot assemble it '
+        'faithfully) stop the command; warnings do not. A heatplan.yaml "lint:" '
+        'section (strict, ignore) sets the same for the plan; these flags add to it. '
+        'Codes: "heatplan lint rules".')
+    checks.add_argument('--strict', action='store_true',
+                        help='treat warnings as errors (for CI pipelines)')
+    checks.add_argument('--ignore', metavar='CODE', action='append', default=[],
+                        help='do not report lint rule CODE (e.g. HP104 or duplicate-key); '
+                             'repeatable; rules that keep the plan from being assembled '
+                             'cannot be ignored')
     return parser
+
+
+def report_warnings(result_or_plan, stream=None):
+    """One line on stderr for the warnings a build or deploy goes on with."""
+    stream = stream or sys.stderr
+    diagnostics = getattr(result_or_plan, 'diagnostics', None) or []
+    warnings = [d for d in diagnostics if d.severity == 'warning']
+    if warnings:
+        codes = sorted({d.code for d in warnings})
+        stream.write('heatplan: %d lint warning(s) (%s); "heatplan validate" lists them\n'
+                     % (len(warnings), ', '.join(codes)))
 
 
 def definition_flags_given(parsed_args):
@@ -71,6 +94,8 @@ def plan_options(parsed_args):
             max_total_bytes=parsed_args.max_total_bytes,
             max_expansion_ratio=parsed_args.max_expansion_ratio),
         max_body_bytes=parsed_args.max_body_bytes,
+        strict=getattr(parsed_args, 'strict', False),
+        ignore=list(getattr(parsed_args, 'ignore', None) or ()),
     )
 
 
@@ -96,6 +121,7 @@ class Build(base.Command):
     def take_action(self, parsed_args):
         opts = plan_options(parsed_args)
         _src, plan = actions.build_plan(opts)
+        report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = actions.masked(plan)
         text = plan.body_json() if parsed_args.body_only else actions.document(plan)
@@ -125,6 +151,7 @@ class Package(base.Command):
 
     def take_action(self, parsed_args):
         plan = actions.package(plan_options(parsed_args), parsed_args.output)
+        report_warnings(plan)
         self.app.stdout.write('%s: %d files, %s\n' % (
             parsed_args.output, len(plan.files) + 1, plan.digest))
         return 0
@@ -133,9 +160,12 @@ class Package(base.Command):
 class Validate(base.Command):
     """Lint a plan: what Heat would reject or silently get wrong.
 
-    Prints path:line:col: severity: message for each finding (or a JSON list
-    with -f json).  Exit status 0 when there are no errors (warnings allowed),
-    3 when there are.
+    Prints path:line:col: severity[CODE]: message for each finding (or a JSON
+    list with -f json: path, line, col, severity, code, rule, message).  An
+    error means Heat would reject the plan or heatplan cannot assemble it
+    faithfully; a warning, that Heat accepts it but it is probably a mistake
+    (deploy and --dry-run also run Heat's own validate).  Exit status 0 when
+    there are no errors (warnings allowed), 3 when there are.
     """
 
     def get_parser(self, prog_name):
@@ -145,8 +175,9 @@ class Validate(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        diagnostics = actions.validate(plan_options(parsed_args))
-        n_err = sum(1 for d in diagnostics if d.severity == 'error')
+        result = actions.lint_plan(plan_options(parsed_args))
+        diagnostics = result.diagnostics
+        n_err = len(result.errors)
         n_warn = len(diagnostics) - n_err
         out = self.app.stdout
         if parsed_args.format == 'json':
@@ -155,5 +186,22 @@ class Validate(base.Command):
         else:
             for d in diagnostics:
                 out.write(d.format() + '\n')
-            sys.stderr.write('%d error(s), %d warning(s)\n' % (n_err, n_warn))
+            summary = '%d error(s), %d warning(s)' % (n_err, n_warn)
+            if result.ignored:
+                summary += ', %d ignored (%s)' % (
+                    len(result.ignored), ', '.join(sorted({d.code for d in result.ignored})))
+            sys.stderr.write(summary + '\n')
         return errors.ExitCode.PLAN_INVALID if n_err else 0
+
+
+class LintRules(base.Lister):
+    """List the lint rules: code, name, default severity, whether it can be ignored.
+
+    Give a code or a name to --ignore, or in heatplan.yaml's "lint: ignore".
+    """
+
+    def take_action(self, parsed_args):
+        columns = ('Code', 'Name', 'Severity', 'Ignorable', 'Description')
+        rows = [(r.code, r.name, r.severity, r.ignorable, r.doc)
+                for r in registry.RULES.values()]
+        return columns, rows

@@ -125,13 +125,13 @@ def analyze(src, limits=None, **kw):
 
 
 def codes(diagnostics, severity=None):
-    return sorted(d.code for d in diagnostics
+    return sorted(d.rule for d in diagnostics
                   if severity is None or d.severity == severity)
 
 
 def find(diagnostics, code):
     """The diagnostics with ``code``; fails when there is none."""
-    found = [d for d in diagnostics if d.code == code]
+    found = [d for d in diagnostics if code in (d.code, d.rule)]
     assert found, 'no %r diagnostic in %s' % (code, [d.format() for d in diagnostics])
     return found
 

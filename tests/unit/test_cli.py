@@ -125,8 +125,8 @@ def test_build_from_archive(plan_dir, tmp_path, capsys):
 def test_build_with_lint_errors(plan_dir, capsys):
     root = plan_dir(BROKEN)
     rc, out, err = run(['build', root, '-t', 'root.yaml'], capsys)
-    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'root.yaml:4:11: error:',
-                      'root.yaml:6:11: error:', '2 error(s)')
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'root.yaml:4:11: error[HP201]:',
+                      'root.yaml:6:11: error[HP204]:', '2 error(s)')
     assert out == ''
 
 
@@ -159,15 +159,15 @@ def test_validate_errors_text(plan_dir, capsys):
     assert rc == errors.ExitCode.PLAN_INVALID == 3
     lines = out.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("root.yaml:4:11: error: type 'gone.yaml'")
-    assert lines[1].startswith("root.yaml:6:11: error: type 'x.yml' ends in .yml")
+    assert lines[0].startswith("root.yaml:4:11: error[HP201]: type 'gone.yaml'")
+    assert lines[1].startswith("root.yaml:6:11: error[HP204]: type 'x.yml' ends in .yml")
     assert '2 error(s), 0 warning(s)' in err
 
 
 def test_validate_warnings_only_exit_zero(plan_dir, capsys):
     rc, out, err = run(['validate', plan_dir(WARNS), '-t', 'root.yaml'], capsys)
     assert rc == 0
-    assert out.startswith('root.yaml:4:11: warning:')
+    assert out.startswith('root.yaml:4:11: warning[HP207]:')
     assert '0 error(s), 1 warning(s)' in err
 
 
@@ -176,8 +176,9 @@ def test_validate_json(plan_dir, capsys):
     assert rc == 3
     data = json.loads(out)
     assert [(d['path'], d['line'], d['col'], d['severity'], d['code']) for d in data] == [
-        ('root.yaml', 4, 11, 'error', 'missing'), ('root.yaml', 6, 11, 'error', 'yml-type')]
-    assert set(data[0]) == {'path', 'line', 'col', 'severity', 'message', 'code'}
+        ('root.yaml', 4, 11, 'error', 'HP201'), ('root.yaml', 6, 11, 'error', 'HP204')]
+    assert [d['rule'] for d in data] == ['missing', 'yml-type']
+    assert set(data[0]) == {'path', 'line', 'col', 'severity', 'message', 'code', 'rule'}
 
 
 def test_validate_json_clean(plan_dir, capsys):
@@ -252,12 +253,27 @@ def test_limit_flags(plan_dir, capsys):
 
 
 def test_archive_refusal(tmp_path, capsys):
+    import tarfile
+
+    from tests.unit.conftest import file_member
+    from tests.unit.conftest import special_member
     from tests.unit.conftest import tar_bytes
     from tests.unit.conftest import write_bytes
 
-    arc = write_bytes(tmp_path / 'p.tar', tar_bytes({'../evil.yaml': HOT}))
-    rc, _out, err = run(['validate', arc], capsys)
-    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, "'../evil.yaml'")
+    # A member outside the root no plan file needs is skipped with a warning...
+    arc = write_bytes(tmp_path / 'p.tar', tar_bytes({'../evil.yaml': HOT, 'root.yaml': HOT}))
+    rc, out, _err = run(['validate', arc, '-t', 'root.yaml'], capsys)
+    assert rc == 0
+    assert '../evil.yaml: warning[HP209]: archive member skipped' in out
+    # ... and a plan that reads through a skipped member is refused, naming it.
+    arc = write_bytes(tmp_path / 'q.tar', tar_bytes([
+        file_member('root.yaml', HOT + 'resources:\n  a: {type: link.yaml}\n'),
+        special_member('link.yaml', tarfile.SYMTYPE, '../outside.yaml')]))
+    rc, _out, err = run(['validate', arc, '-t', 'root.yaml'], capsys)
+    assert rc == errors.ExitCode.PLAN_INVALID
+    rc, out, err = run(['build', arc, '-t', 'root.yaml'], capsys)
+    assert_user_error(err, errors.ExitCode.PLAN_INVALID, rc, 'error[HP203]',
+                      "a symlink to '../outside.yaml', which leaves the plan root")
 
 
 def test_unknown_manifest_key(plan_dir, capsys):

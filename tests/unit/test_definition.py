@@ -148,13 +148,45 @@ def test_tripleo_without_parameter_defaults_generates_nothing(plan_dir):
     assert d.all_environments() == ['env/a.yaml']
 
 
-def test_tripleo_inline_environment_data_is_refused(plan_dir):
+def test_tripleo_inline_environment_data_is_a_generated_environment(plan_dir):
+    # tripleoclient writes an inline "data" environment to a file in its place
+    # in the list; heatplan makes it a generated environment there.
     root = plan_dir(dict(BASE, **{'plan-environment.yaml': (
-        'template: root.yaml\nenvironments:\n  - data:\n      parameter_defaults: {a: 1}\n')}))
+        'template: root.yaml\nenvironments:\n  - path: env/a.yaml\n'
+        '  - data:\n      parameter_defaults: {name: inline, count: 7}\n'
+        '  - path: env/b.yaml\n')}))
+    inline = 'heatplan://generated/plan-environment.yaml/environments/1.yaml'
+    plan = build(root)
+    assert plan.body['environment_files'] == ['env/a.yaml', inline, 'env/b.yaml']
+    assert yaml.safe_load(plan.body['files'][inline]) == {
+        'parameter_defaults': {'name': 'inline', 'count': 7}}
+    assert plan.manifest['generated'][inline]['section'] == 'environments'
+    # the data is part of the digest
+    other = plan_dir(dict(BASE, **{'plan-environment.yaml': (
+        'template: root.yaml\nenvironments:\n  - path: env/a.yaml\n'
+        '  - data:\n      parameter_defaults: {name: inline, count: 8}\n'
+        '  - path: env/b.yaml\n')}), name='other')
+    assert build(other).digest != plan.digest
+
+
+def test_tripleo_environment_entry_neither_path_nor_data(plan_dir):
+    root = plan_dir(dict(BASE, **{'plan-environment.yaml': (
+        'template: root.yaml\nenvironments:\n  - {x: 1}\n  - data: [1]\n')}))
     with pytest.raises(errors.PlanError) as exc:
         load(root)
     assert 'plan-environment.yaml:3:5' in str(exc.value)
-    assert 'inline environment "data"' in str(exc.value)
+    assert '{data: {...}}' in str(exc.value)
+
+
+def test_tripleo_duplicate_keys_warn_and_the_last_wins(plan_dir):
+    # tripleoclient reads plan-environment.yaml with PyYAML: the last key wins
+    root = plan_dir(dict(BASE, **{'plan-environment.yaml': (
+        'template: root.yaml\nparameter_defaults:\n  name: first\n  name: second\n')}))
+    d = load(root)
+    assert [(w.code, w.line, w.severity) for w in d.diagnostics] == [('HP104', 4, 'warning')]
+    plan = build(root)
+    assert yaml.safe_load(plan.body['files'][GENERATED]) == {
+        'parameter_defaults': {'name': 'second'}}
 
 
 def test_tripleo_passwords_and_unknown_keys_warn(plan_dir):
@@ -173,7 +205,7 @@ def test_unknown_manifest_key_names_line_and_column(plan_dir):
     with pytest.raises(errors.PlanError) as exc:
         load(root)
     assert str(exc.value).startswith(
-        "heatplan.yaml:4:1: error: unknown key 'environment' in the plan manifest")
+        "heatplan.yaml:4:1: error[HP501]: unknown key 'environment' in the plan manifest")
     assert 'environments' in str(exc.value)   # the hint lists the known keys
 
 
@@ -188,7 +220,7 @@ def test_malformed_manifest_values(plan_dir, text, where):
     root = plan_dir(dict(BASE, **{'heatplan.yaml': text}))
     with pytest.raises(errors.PlanError) as exc:
         load(root)
-    assert str(exc.value).startswith(where + ': error:')
+    assert str(exc.value).startswith(where + ': error[HP501]:')
 
 
 def test_manifest_yaml_syntax_error(plan_dir):
@@ -334,7 +366,7 @@ def test_request_parameter_not_declared_by_root(plan_dir):
     root = plan_dir(BASE)
     diags = validate(root, template='root.yaml', parameters=['nosuch=1'])
     errs = [d for d in diags if d.severity == 'error']
-    assert [d.code for d in errs] == ['param']
+    assert [d.code for d in errs] == ['HP406']
     assert "'nosuch'" in errs[0].message and errs[0].path == 'root.yaml'
 
 

@@ -1,6 +1,7 @@
 """Lint (actions.validate): each check with its file:line:col."""
 
 import pytest
+import yaml
 
 from heatplan import actions
 from heatplan import errors
@@ -91,11 +92,16 @@ def test_duplicate_keys_at_every_level(plan_dir):
             'description: two\n')
     diags = run(plan_dir, {'root.yaml': text})
     dups = find(diags, 'duplicate-key')
+    # reported where a key is ignored (every occurrence but the last), naming
+    # the occurrence Heat uses; Heat accepts the file, so a warning
     got = sorted((d.line, d.col, d.message.split("'")[1]) for d in dups)
-    assert got == [(7, 27, 'x'), (8, 5, 'type'), (13, 18, 'k'), (14, 1, 'description')]
-    first = [d for d in dups if d.line == 14][0]
-    assert 'first at line 2' in first.message
-    assert all(d.severity == 'error' for d in dups)
+    assert got == [(2, 1, 'description'), (5, 5, 'type'), (7, 15, 'x'), (13, 12, 'k')]
+    first = [d for d in dups if d.line == 2][0]
+    assert 'last occurrence (line 14)' in first.message
+    assert all((d.severity, d.code) == ('warning', 'HP104') for d in dups)
+    # and build goes on with them, sending what PyYAML reads (the last one)
+    plan = build(plan_dir({'root.yaml': text}, name='b'), template='root.yaml')
+    assert yaml.safe_load(plan.body['template'])['description'] == 'two'
 
 
 def test_duplicate_keys_in_environment(plan_dir):
@@ -103,7 +109,8 @@ def test_duplicate_keys_in_environment(plan_dir):
     files = {'root.yaml': template(parameters='  a: {type: number}\n  b: {type: number}\n'),
              'env.yaml': env}
     d = one(run(plan_dir, files, environments=['env.yaml']), 'duplicate-key')
-    assert at(d) == ('env.yaml', 4, 3)
+    assert at(d) == ('env.yaml', 2, 3)
+    assert d.severity == 'warning'
 
 
 def test_missing_reference_targets(plan_dir):
@@ -129,9 +136,18 @@ def test_cycle(plan_dir):
 
 
 def test_missing_heat_template_version(plan_dir):
-    d = one(run(plan_dir, {'root.yaml': 'resources: {}\n'}), 'version')
+    d = one(run(plan_dir, {'root.yaml': 'resources: {}\n'}), 'not-a-template')
     assert at(d) == ('root.yaml', 1, 1)
+    assert (d.code, d.severity) == ('HP301', 'error')
     assert 'no heat_template_version' in d.message
+
+
+def test_nested_template_without_version_is_a_warning(plan_dir):
+    # Heat loads a nested template only where a resource uses it
+    files = {'root.yaml': template(resources='  a:\n    type: n.yaml\n'),
+             'n.yaml': 'resources: {}\n'}
+    d = one(run(plan_dir, files), 'version')
+    assert (d.path, d.code, d.severity) == ('n.yaml', 'HP302', 'warning')
 
 
 @pytest.mark.parametrize('version', ['2099-01-01', 'banana', "'2013-05-24'"])
@@ -180,9 +196,9 @@ def test_unknown_environment_section(plan_dir):
 def test_resource_keywords(plan_dir):
     text = template(resources=('  a:\n    type: OS::Heat::None\n    propertes: {}\n'
                                '  b:\n    properties: {}\n'))
-    diags = errors_of(run(plan_dir, {'root.yaml': text}))
-    got = sorted((d.line, d.col) for d in diags if d.code == 'resource')
-    assert got == [(5, 5), (7, 5)]
+    diags = run(plan_dir, {'root.yaml': text})
+    got = sorted((d.line, d.col, d.severity) for d in diags if d.rule == 'resource')
+    assert got == [(5, 5, 'warning'), (7, 5, 'warning')]
 
 
 def test_environment_parameters_not_declared_by_root(plan_dir):
@@ -389,20 +405,28 @@ def test_diagnostics_are_sorted_and_all_reported(plan_dir):
         'env.yaml': 'parameters:\n  undeclared: 1\nbogus: 1\n'}
     diags = run(plan_dir, files, environments=['env.yaml'])
     assert [d.sort_key() for d in diags] == sorted(d.sort_key() for d in diags)
-    assert sorted(d.code for d in diags) == sorted(
-        ['missing', 'yml-type', 'undefined-resource', 'env-param', 'env-section'])
+    assert sorted((d.rule, d.severity) for d in diags) == sorted(
+        [('missing', 'error'), ('yml-type', 'error'), ('undefined-resource', 'warning'),
+         ('env-param', 'error'), ('env-section', 'error')])
 
 
 def test_validate_returns_warnings_only_for_remote_refs(plan_dir):
     text = template(resources='  a:\n    type: https://example.com/t.yaml\n')
     diags = run(plan_dir, {'root.yaml': text})
-    assert [(d.code, d.severity) for d in diags] == [('remote', 'warning')]
+    assert [(d.rule, d.code, d.severity) for d in diags] == [('remote', 'HP207', 'warning')]
 
 
 def test_build_refuses_any_lint_error(plan_dir):
-    root = plan_dir({'root.yaml': HOT + 'bogus: 1\n'})
+    root = plan_dir({'root.yaml': template(resources='  a:\n    type: a.yml\n')})
     with pytest.raises(errors.LintFailed) as exc:
         actions.build_plan(actions.PlanOptions(root, template='root.yaml'))
-    assert "root.yaml:2:1: error: unknown template section 'bogus'" in str(exc.value)
+    assert "root.yaml:4:11: error[HP204]: type 'a.yml' ends in .yml" in str(exc.value)
     assert exc.value.exit_code == errors.ExitCode.PLAN_INVALID
-    assert [d.code for d in exc.value.diagnostics] == ['section']
+    assert [d.rule for d in exc.value.diagnostics] == ['yml-type']
+
+
+def test_build_goes_on_with_warnings_only(plan_dir):
+    # an unknown section is for Heat's validate to judge: a warning
+    root = plan_dir({'root.yaml': HOT + 'bogus: 1\n'})
+    _src, plan = actions.build_plan(actions.PlanOptions(root, template='root.yaml'))
+    assert [(d.code, d.severity) for d in plan.diagnostics] == [('HP303', 'warning')]

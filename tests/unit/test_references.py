@@ -199,13 +199,23 @@ def test_registry_base_url(plan_dir):
     assert_restores(plan, files)
 
 
-@pytest.mark.parametrize('value,code', [('nested.yml', 'yml-type'),
-                                        ('nested', 'registry-value')])
-def test_registry_value_that_is_not_a_template(plan_dir, value, code):
-    files = {'root.yaml': HOT, 'env.yaml': 'resource_registry:\n  X::Y: %s\n' % value}
+@pytest.mark.parametrize('value', ['nested.yml', 'nested'])
+def test_registry_value_that_is_not_a_template(plan_dir, value):
+    # Heat fails only where a resource uses such an entry; python-heatclient
+    # sends the file as it is: a warning, and the file is in the files map.
+    files = {'root.yaml': HOT, 'env.yaml': 'resource_registry:\n  X::Y: %s\n' % value,
+             value: 'some text\n'}
     an = analyze(plan_dir(files), template='root.yaml', environments=['env.yaml'])
-    d = find(an.diagnostics, code)[0]
-    assert (d.path, d.line, d.col, d.severity) == ('env.yaml', 2, 9, 'error')
+    d = find(an.diagnostics, 'registry-value')[0]
+    assert (d.path, d.line, d.col, d.severity, d.code) == ('env.yaml', 2, 9, 'warning', 'HP205')
+    assert ('rename it to .yaml' in d.message) == value.endswith('.yml')
+    plan = build(plan_dir(files, name='b'), template='root.yaml', environments=['env.yaml'])
+    assert plan.body['files'][value] == 'some text\n'
+    # ... and when the file is not there, heatclient fails too: an error
+    del files[value]
+    an = analyze(plan_dir(files, name='c'), template='root.yaml', environments=['env.yaml'])
+    assert [(d.rule, d.severity) for d in an.diagnostics
+            if d.severity == 'error'] == [('missing', 'error')]
 
 
 def test_registry_template_in_the_environment_is_followed_transitively(plan_dir):

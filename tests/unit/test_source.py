@@ -315,107 +315,186 @@ def _tar(tmp_path, members, mode='w', name='p.tar'):
     return write_bytes(tmp_path / name, tar_bytes(members, mode))
 
 
-@pytest.mark.parametrize('name', ['../evil.yaml', 'plan/../../evil.yaml', 'a/../b.yaml'])
-def test_tar_member_with_dotdot(tmp_path, name):
-    arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT), file_member(name, 'x')])
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert repr(name) in str(exc.value)
-    assert arc in str(exc.value)
+# Archives behave like directories: a member no plan file needs is skipped
+# with one warning (HP209) naming it, whatever it is; reading a file through
+# it is an error (HP203) that says why.  A plan builds to the same bytes from
+# its directory and from an archive holding such members.
+
+ROOT_TEXT = _get_file_template('data.txt')
+DIR_PLAN = {'root.yaml': ROOT_TEXT, 'data.txt': 'data\n'}
 
 
-@pytest.mark.parametrize('name', ['/etc/evil.yaml', '/root.yaml'])
-def test_tar_member_with_absolute_name(tmp_path, name):
-    arc = _tar(tmp_path, [file_member('root.yaml', HOT), file_member(name, 'x')])
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert repr(name) in str(exc.value)
-    assert 'absolute' in str(exc.value)
+def _tar_plan(tmp_path, extra, root_text=ROOT_TEXT, name='p.tar'):
+    return _tar(tmp_path, [file_member('plan/root.yaml', root_text),
+                           file_member('plan/data.txt', 'data\n')] + list(extra), name=name)
+
+
+def _zip_plan(tmp_path, extra, root_text=ROOT_TEXT, name='p.zip'):
+    return write_bytes(tmp_path / name, zip_bytes(
+        [('plan/root.yaml', root_text), ('plan/data.txt', 'data\n')] + list(extra)))
+
+
+def _assert_skipped_when_unused(plan_dir, arc, member, reason):
+    diags = [d for d in analyze(arc, template='root.yaml').diagnostics]
+    assert [(d.path, d.code, d.severity) for d in diags] == [(member, 'HP209', 'warning')]
+    assert reason in diags[0].message
+    assert build(arc, template='root.yaml').digest == \
+        build(plan_dir(DIR_PLAN, name='same'), template='root.yaml').digest
+
+
+def _assert_refused_when_read(arc, ref, reason):
+    with pytest.raises(errors.LintFailed) as exc:
+        build(arc, template='root.yaml')
+    errs = [d for d in exc.value.diagnostics if d.severity == 'error']
+    assert [(d.path, d.code) for d in errs] == [('root.yaml', 'HP203')], errs
+    assert reason in errs[0].message and ref in errs[0].message
+    # ... and no skip warning for it: the error names it
+    assert not [d for d in exc.value.diagnostics if d.code == 'HP209']
+
+
+@pytest.mark.parametrize('name,reason', [
+    ('../evil.yaml', '".." in it'), ('plan/../../evil.yaml', '".." in it'),
+    ('a/../b.yaml', '".." in it'), ('/etc/evil.yaml', 'absolute'),
+    ('/root.yaml', 'absolute')])
+def test_tar_member_named_outside_the_root_is_skipped(tmp_path, plan_dir, name, reason):
+    arc = _tar_plan(tmp_path, [file_member(name, 'x')])
+    _assert_skipped_when_unused(plan_dir, arc, name, reason)
+    assert source.open_source(arc).keys() == ['data.txt', 'root.yaml']
 
 
 @pytest.mark.parametrize('name', ['../evil.yaml', '/etc/evil.yaml'])
-def test_zip_member_outside(tmp_path, name):
-    arc = write_bytes(tmp_path / 'p.zip', zip_bytes({'root.yaml': HOT, name: 'x'}))
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert repr(name) in str(exc.value)
+def test_zip_member_named_outside_the_root_is_skipped(tmp_path, plan_dir, name):
+    arc = _zip_plan(tmp_path, [(name, 'x')])
+    _assert_skipped_when_unused(plan_dir, arc, name, 'outside the plan root'
+                                if name.startswith('/') else '".." in it')
 
 
-@pytest.mark.parametrize('target', ['/etc/passwd', '../../etc/passwd', '../outside.sh'])
-def test_tar_symlink_member_escaping(tmp_path, target):
-    arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT),
-                          special_member('plan/link.sh', tarfile.SYMTYPE, target)])
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert 'link.sh' in str(exc.value)
+@pytest.mark.parametrize('target,reason', [
+    ('/etc/passwd', "a symlink to the absolute path '/etc/passwd'"),
+    ('../../etc/passwd', "a symlink to '../../etc/passwd', which leaves the plan root"),
+    ('../outside.sh', 'a symlink that leads out of the plan root'),
+    ('../plan2/x', 'a symlink that leads out of the plan root')])
+def test_tar_symlink_leaving_the_root(tmp_path, plan_dir, target, reason):
+    arc = _tar_plan(tmp_path, [special_member('plan/link.sh', tarfile.SYMTYPE, target)])
+    _assert_skipped_when_unused(plan_dir, arc, 'link.sh', reason)
+    arc = _tar_plan(tmp_path, [special_member('plan/link.sh', tarfile.SYMTYPE, target)],
+                    root_text=_get_file_template('link.sh'), name='read.tar')
+    _assert_refused_when_read(arc, 'link.sh', reason)
 
 
-def test_tar_symlink_to_sibling_of_stripped_top_is_refused(tmp_path):
-    # 'plan/link -> ../plan2/x' stays inside the archive but outside the plan root
-    arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT),
-                          special_member('plan/link', tarfile.SYMTYPE, '../plan2/x')])
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert 'link' in str(exc.value)
+def test_tar_symlinked_directory_leaving_the_root_refuses_reads_through_it(tmp_path):
+    arc = _tar_plan(tmp_path, [special_member('plan/lib', tarfile.SYMTYPE, '/usr/lib')],
+                    root_text=_get_file_template('lib/x.sh'))
+    _assert_refused_when_read(arc, 'lib/x.sh', "absolute path '/usr/lib'")
 
 
 @pytest.mark.parametrize('target', ['/etc/passwd', '../../etc/passwd'])
-def test_zip_symlink_member_escaping(tmp_path, target):
-    arc = write_bytes(tmp_path / 'p.zip', zip_bytes([
-        ('root.yaml', HOT), zip_special('link.sh', ZIP_SYMLINK, target)]))
-    with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert "'link.sh'" in str(exc.value)
+def test_zip_symlink_leaving_the_root(tmp_path, plan_dir, target):
+    arc = _zip_plan(tmp_path, [zip_special('plan/link.sh', ZIP_SYMLINK, target)])
+    _assert_skipped_when_unused(plan_dir, arc, 'link.sh', 'a symlink')
+    arc = _zip_plan(tmp_path, [zip_special('plan/link.sh', ZIP_SYMLINK, target)],
+                    root_text=_get_file_template('link.sh'), name='read.zip')
+    _assert_refused_when_read(arc, 'link.sh', 'a symlink')
 
 
 @pytest.mark.parametrize('target', ['/etc/passwd', '../../etc/passwd', 'plan/later.sh',
                                     'nothing.sh'])
-def test_tar_hard_link_member_escaping(tmp_path, target):
+def test_tar_hard_link_to_outside_or_nothing(tmp_path, plan_dir, target):
+    members = [special_member('plan/hard.sh', tarfile.LNKTYPE, target),
+               file_member('plan/later.sh', 'x')]
+    arc = _tar_plan(tmp_path, members)
+    diags = analyze(arc, template='root.yaml').diagnostics
+    assert [(d.path, d.code) for d in diags] == [('hard.sh', 'HP209')]
+    assert repr(target) in diags[0].message
+    arc = _tar_plan(tmp_path, members, root_text=_get_file_template('hard.sh'), name='r.tar')
+    _assert_refused_when_read(arc, 'hard.sh', repr(target))
+
+
+def test_tar_hard_link_to_a_symlink_is_that_symlink(tmp_path):
+    arc = _tar(tmp_path, [file_member('plan/real.sh', 'echo real\n'),
+                          special_member('plan/link.sh', tarfile.SYMTYPE, 'real.sh'),
+                          special_member('plan/sub/hard.sh', tarfile.LNKTYPE, 'plan/link.sh')])
+    assert source.open_source(arc).read_bytes('sub/hard.sh') == b'echo real\n'
+
+
+def test_tar_hard_link_to_a_skipped_symlink_is_skipped_too(tmp_path):
+    # the hard link goes through the same checks as the member it names
     arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT),
-                          special_member('plan/hard.sh', tarfile.LNKTYPE, target),
-                          file_member('plan/later.sh', 'x')])
+                          special_member('plan/link.sh', tarfile.SYMTYPE, '/etc/passwd'),
+                          special_member('plan/hard.sh', tarfile.LNKTYPE, 'plan/link.sh')])
+    src = source.open_source(arc)
+    assert sorted(src.skipped) == ['hard.sh', 'link.sh']
     with pytest.raises(errors.ConfinementError) as exc:
-        source.open_source(arc)
-    assert "'plan/hard.sh'" in str(exc.value)
-    assert repr(target) in str(exc.value)
+        src.read_bytes('hard.sh')
+    assert '/etc/passwd' in str(exc.value)
 
 
-@pytest.mark.parametrize('kind', ['symlink', 'directory'])
-def test_tar_hard_link_to_symlink_or_directory_member(tmp_path, kind):
-    first = (special_member('plan/link.sh', tarfile.SYMTYPE, 'real.sh') if kind == 'symlink'
-             else special_member('plan/dir', tarfile.DIRTYPE))
-    target = 'plan/link.sh' if kind == 'symlink' else 'plan/dir'
-    arc = _tar(tmp_path, [file_member('plan/real.sh', 'echo real\n'), first,
-                          special_member('plan/hard.sh', tarfile.LNKTYPE, target)])
-    try:
-        src = source.open_source(arc)
-        data = src.read_bytes('hard.sh')
-    except errors.SourceError as exc:   # refusing the member is fine ...
-        assert 'hard.sh' in str(exc)
-        return
-    assert data == b'echo real\n'       # ... and so is following it
+def test_tar_hard_link_to_a_directory_is_skipped(tmp_path):
+    arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT),
+                          special_member('plan/dir', tarfile.DIRTYPE),
+                          special_member('plan/hard', tarfile.LNKTYPE, 'plan/dir')])
+    assert source.open_source(arc).skipped == {'hard': "a hard link to the directory 'plan/dir'"}
 
 
 @pytest.mark.parametrize('type_,word', [(tarfile.CHRTYPE, 'device'),
                                         (tarfile.BLKTYPE, 'device'),
                                         (tarfile.FIFOTYPE, 'fifo')],
                          ids=['chr', 'blk', 'fifo'])
-def test_tar_device_or_fifo_member(tmp_path, type_, word):
-    arc = _tar(tmp_path, [file_member('plan/root.yaml', HOT),
-                          special_member('plan/dev', type_)])
-    with pytest.raises(errors.SourceError) as exc:
-        source.open_source(arc)
-    assert "'plan/dev'" in str(exc.value)
-    assert word in str(exc.value)
+def test_tar_device_or_fifo_member(tmp_path, plan_dir, type_, word):
+    arc = _tar_plan(tmp_path, [special_member('plan/dev', type_)])
+    _assert_skipped_when_unused(plan_dir, arc, 'dev', word)
+    arc = _tar_plan(tmp_path, [special_member('plan/dev', type_)],
+                    root_text=_get_file_template('dev'), name='read.tar')
+    _assert_refused_when_read(arc, 'dev', word)
 
 
 @pytest.mark.parametrize('mode', [ZIP_FIFO, ZIP_CHR], ids=['fifo', 'chr'])
-def test_zip_device_or_fifo_member(tmp_path, mode):
-    arc = write_bytes(tmp_path / 'p.zip', zip_bytes([
-        ('root.yaml', HOT), zip_special('dev', mode)]))
-    with pytest.raises(errors.SourceError) as exc:
-        source.open_source(arc)
-    assert "'dev'" in str(exc.value)
+def test_zip_device_or_fifo_member(tmp_path, plan_dir, mode):
+    arc = _zip_plan(tmp_path, [zip_special('plan/dev', mode)])
+    _assert_skipped_when_unused(plan_dir, arc, 'dev', 'not a regular file')
+    arc = _zip_plan(tmp_path, [zip_special('plan/dev', mode)],
+                    root_text=_get_file_template('dev'), name='read.zip')
+    _assert_refused_when_read(arc, 'dev', 'not a regular file')
+
+
+@pytest.mark.parametrize('fmt', ['tar', 'tar.gz', 'zip'])
+def test_archive_with_unused_links_builds_the_same_bytes_as_the_directory(tmp_path, fmt):
+    # A tree with links no plan file needs: the directory source never looks at
+    # them; the archive skips them; the request is the same, byte for byte.
+    root = tmp_path / 'tree'
+    os.makedirs(root / 'docs')
+    for rel, text in DIR_PLAN.items():
+        (root / rel).write_text(text)
+    os.symlink('/etc/passwd', root / 'docs' / 'outside')
+    os.symlink('../../../elsewhere', root / 'docs' / 'up')
+    os.symlink('../data.txt', root / 'docs' / 'inside')
+    os.link(root / 'data.txt', root / 'docs' / 'hard.txt')
+    os.mkfifo(root / 'docs' / 'fifo')
+    arc = str(tmp_path / ('tree.' + fmt))
+    if fmt == 'zip':
+        with zipfile.ZipFile(arc, 'w') as zf:
+            for dirpath, _dirs, names in os.walk(root):
+                for n in sorted(names):
+                    full = os.path.join(dirpath, n)
+                    rel = os.path.relpath(full, tmp_path)
+                    st = os.lstat(full)
+                    info = zipfile.ZipInfo(rel)
+                    info.create_system = 3
+                    info.external_attr = st.st_mode << 16
+                    data = os.readlink(full).encode() if stat.S_ISLNK(st.st_mode) else (
+                        b'' if stat.S_ISFIFO(st.st_mode) else open(full, 'rb').read())
+                    zf.writestr(info, data)
+    else:
+        with tarfile.open(arc, 'w:gz' if fmt == 'tar.gz' else 'w') as tar:
+            tar.add(root, arcname='tree')
+    from heatplan import actions
+
+    want = actions.document(build(str(root), template='root.yaml'))
+    assert actions.document(build(arc, template='root.yaml')) == want
+    skipped = sorted(d.path for d in analyze(arc, template='root.yaml').diagnostics
+                     if d.code == 'HP209')
+    assert 'docs/outside' in skipped and 'docs/up' in skipped and 'docs/fifo' in skipped
+    assert 'docs/inside' not in skipped
 
 
 @pytest.mark.parametrize('names', [('plan/a.yaml', 'plan/a.yaml'),
@@ -718,7 +797,7 @@ def test_directory_given_through_a_symlink(plan_dir, tmp_path):
 def test_analyze_unknown_template_key_is_missing(plan_dir):
     src = source.DirectorySource(plan_dir({'a.yaml': HOT}))
     an = assemble.analyze(src, definition.Definition(template='nope.yaml'))
-    assert [d.code for d in an.errors] == ['missing']
+    assert [d.rule for d in an.errors] == ['missing']
     assert an.errors[0].path == 'nope.yaml'
 
 

@@ -1,4 +1,4 @@
-"""Per-file template checks, run on the YAML nodes while a file is scanned.
+"""Template rules (HP3xx), run on the YAML nodes while a file is scanned.
 
 Assembly keeps only compact facts of each file (its references, parameter
 and resource names, positions), never the whole node graph: these checks
@@ -6,8 +6,8 @@ need the graph, so they run while it exists and their diagnostics are kept
 on the file for :func:`heatplan.lint.lint` to report.  Pure: no network.
 """
 
-from heatplan import diagnostics as diag
 from heatplan import yamlnodes as yn
+from heatplan.lint import registry as reg
 
 HOT_VERSIONS = frozenset((
     '2013-05-23', '2014-10-16', '2015-04-30', '2015-10-15', '2016-04-08',
@@ -35,8 +35,14 @@ def _first_scalar(node):
     return node if isinstance(node, yn.ScalarNode) else None
 
 
-def check_template(key, root, sections, version, params, resources, uses, add):
-    """Template-level problems Heat would reject, as diagnostics via ``add``.
+def check_template(key, root, sections, version, params, resources, uses, add,
+                   is_root=False):
+    """Template-level findings, as diagnostics via ``add``.
+
+    Only the root template is certainly loaded by Heat: a missing version
+    there is an error (HP301); everything else is a warning that Heat's own
+    validate judges (a nested template no resource instantiates is never
+    loaded, an unused condition never evaluated).
 
     ``root`` is the template's mapping node, ``sections`` its ``(name, key
     node)`` pairs, ``params`` the declared parameter names, ``resources``
@@ -48,27 +54,32 @@ def check_template(key, root, sections, version, params, resources, uses, add):
             section_names:
         for name, knode in sections:
             if name not in CFN_SECTIONS:
-                add(diag.at_node(key, knode, diag.ERROR,
-                                 'unknown template section %r' % name, 'section'))
+                add(reg.at_node('section', key, knode,
+                                'unknown template section %r' % name))
         return
     version_node = yn.get(root, 'heat_template_version')
     if version_node is None:
-        add(diag.Diagnostic(key, 1, 1, diag.ERROR,
-                            'not a Heat template: no heat_template_version', 'version'))
+        if is_root:
+            add(reg.make('not-a-template', key, 1, 1,
+                         'not a Heat template: no heat_template_version'))
+        else:
+            add(reg.make('version', key, 1, 1,
+                         'no heat_template_version: Heat cannot load this template '
+                         'where a resource uses it'))
     elif version not in HOT_VERSIONS:
-        add(diag.at_node(key, version_node, diag.ERROR,
-                         'unknown heat_template_version %r (known: %s)'
-                         % (version, ', '.join(sorted(HOT_VERSIONS))), 'version'))
+        add(reg.at_node('version', key, version_node,
+                        'unknown heat_template_version %r (known to heatplan: %s)'
+                        % (version, ', '.join(sorted(HOT_VERSIONS)))))
     for name, knode in sections:
         if name not in HOT_SECTIONS:
-            add(diag.at_node(key, knode, diag.ERROR,
-                             'unknown template section %r (Heat rejects it; known: %s)'
-                             % (name, ', '.join(sorted(HOT_SECTIONS))), 'section'))
+            add(reg.at_node('section', key, knode,
+                            'unknown template section %r (Heat rejects it where it loads '
+                            'this template; known: %s)'
+                            % (name, ', '.join(sorted(HOT_SECTIONS)))))
     scalar = yn.ScalarNode
     for rname, rdef in resources.items():
         if not isinstance(rdef, yn.MappingNode):
-            add(diag.at_node(key, rdef, diag.ERROR,
-                             'resource %r must be a mapping' % rname, 'resource'))
+            add(reg.at_node('resource', key, rdef, 'resource %r must be a mapping' % rname))
             continue
         has_type = False
         for knode, _v in rdef.value:
@@ -78,12 +89,10 @@ def check_template(key, root, sections, version, params, resources, uses, add):
             if kname == 'type':
                 has_type = True
             elif kname not in RESOURCE_KEYS:
-                add(diag.at_node(key, knode, diag.ERROR,
-                                 '%r is not a valid keyword in resource %r' % (kname, rname),
-                                 'resource'))
+                add(reg.at_node('resource', key, knode,
+                                '%r is not a valid keyword in resource %r' % (kname, rname)))
         if not has_type:
-            add(diag.at_node(key, rdef, diag.ERROR,
-                             'resource %r has no type' % rname, 'resource'))
+            add(reg.at_node('resource', key, rdef, 'resource %r has no type' % rname))
     for fn, node in uses:
         if fn == 'get_param':
             target = _first_scalar(node)
@@ -91,9 +100,9 @@ def check_template(key, root, sections, version, params, resources, uses, add):
                 continue
             name = target.value
             if name not in params and name not in PSEUDO_PARAMS:
-                add(diag.at_node(key, target, diag.ERROR,
-                                 'get_param %r: no such parameter in this template' % name,
-                                 'undeclared-param'))
+                add(reg.at_node('undeclared-param', key, target,
+                                'get_param %r: no such parameter in this template '
+                                '(Heat fails only where it evaluates this)' % name))
             continue
         if fn == 'depends_on' and isinstance(node, yn.SequenceNode):
             targets = [n for n in node.value if yn.is_str(n)]
@@ -102,6 +111,11 @@ def check_template(key, root, sections, version, params, resources, uses, add):
             targets = [target] if target is not None and yn.is_str(target) else []
         for target in targets:
             if target.value not in resources:
-                add(diag.at_node(key, target, diag.ERROR,
-                                 '%s %r: no such resource in this template' % (fn, target.value),
-                                 'undefined-resource'))
+                add(reg.at_node('undefined-resource', key, target,
+                                '%s %r: no such resource in this template'
+                                % (fn, _short(target.value))))
+
+
+def _short(value, limit=60):
+    """A value for a message (shown with %r): at most ``limit`` characters."""
+    return value if len(value) <= limit else value[:limit - 3] + '...'
