@@ -148,6 +148,17 @@ def export_tree(files, manifest):
         return out, sorted(hidden)
     out.pop(definition_mod.MANIFEST_NAME, None)
     generated = manifest.get('generated', {})
+    inline = sorted(k for k, g in generated.items() if g.get('section') == 'environments')
+    if inline:
+        # heatplan.yaml cannot express a plan-environment's inline data
+        # environments; writing one without them would drop them silently.
+        raise errors.PlanError(
+            'this revision was deployed from %s with inline environment data (%s) and '
+            'command-line overrides; export cannot write a heatplan.yaml that '
+            'reproduces it' % (generated[inline[0]]['from'], ', '.join(inline)),
+            hint='deploy from the plan-environment.yaml without -t/-e/--parameter '
+                 'overrides (then export stores it byte for byte), or move the inline '
+                 'data into environment files')
     envs = [e for e in manifest['environments'] if e not in generated]
     doc = {'template': manifest['root']}
     if envs:

@@ -14,12 +14,20 @@ import tarfile
 import yaml
 
 from heatplan import definition as definition_mod
+from heatplan import errors
 
 FIXED_MTIME = 0
 
 
 def manifest_text(plan):
     d = plan.definition
+    if d.inline_environments:
+        raise errors.PlanError(
+            'the plan takes inline environment data from %s (%s) and command-line '
+            'overrides; package cannot write a heatplan.yaml that reproduces it'
+            % (d.origin.split('+')[-1], ', '.join(d.inline_environments)),
+            hint='package without -t/-e/--parameter overrides (the plan-environment.yaml '
+                 'is then packaged as it is), or move the inline data into files')
     hidden = set(plan.manifest.get('hidden_parameters', []))
     doc = {'template': d.template}
     if d.environments:

@@ -436,3 +436,19 @@ def test_hidden_parameter_from_manifest_is_not_stored_in_files(plan_dir):
     assert plan.manifest['parameters']['pw'] == '******'
     leaked = [k for k, text in plan.body['files'].items() if 's3cret' in text]
     assert leaked == []
+
+
+def test_tripleo_inline_environments_with_overrides_are_not_packaged_lossily(plan_dir, tmp_path):
+    from heatplan import actions
+
+    root = plan_dir(dict(BASE, **{'plan-environment.yaml': (
+        'template: root.yaml\nenvironments:\n  - data:\n      parameter_defaults: {name: x}\n')}))
+    # without overrides the plan-environment.yaml itself is packaged
+    plan = actions.package(actions.PlanOptions(root), str(tmp_path / 'a.tar.gz'))
+    assert plan.body['environment_files'] == [
+        'heatplan://generated/plan-environment.yaml/environments/0.yaml']
+    with pytest.raises(errors.PlanError) as exc:
+        actions.package(actions.PlanOptions(root, parameters=['count=2']),
+                        str(tmp_path / 'b.tar.gz'))
+    assert 'inline environment data' in str(exc.value)
+    assert not os.path.exists(str(tmp_path / 'b.tar.gz'))
