@@ -749,6 +749,32 @@ def _generated_env(an):
         return None
 
 
+def _register_environment_secrets(an):
+    """Hidden values written in environment files: masked in logs (stored as written)."""
+    hidden = set()
+    for pf in an.files.values():
+        if pf.kind == 'template':
+            hidden |= pf.hidden
+    if not hidden:
+        return
+    for env in an.definition.environments:
+        pf = an.files.get(env)
+        if pf is None or not pf.parsed:
+            continue
+        names = {n for n, *_rest in pf.env_params} | {n for n, _k in pf.env_defaults}
+        if not names & hidden:
+            continue
+        node, _problem = yn.compose(pf.text, pf.key)
+        for section in ('parameters', 'parameter_defaults'):
+            for name, _k, value in yn.items(yn.get(node, section)):
+                if name in hidden:
+                    try:
+                        secrets.register(definition_mod.node_data(value, pf.key), name)
+                    except errors.PlanError:  # unreadable data: its scalars, at least
+                        if isinstance(value, yn.ScalarNode):
+                            secrets.register(value.value, name)
+
+
 @without_gc
 def build(an, parameter_values=None, hidden=None):
     """Assemble the request body from an analysis without errors."""
@@ -793,7 +819,8 @@ def build(an, parameter_values=None, hidden=None):
     root_pf = an.files[d.template]
     hidden = {k for k in set(hidden or ()) | root_pf.hidden if k in params}
     for name in hidden:
-        secrets.register(params[name])
+        secrets.register(params[name], name)
+    _register_environment_secrets(an)
     if d.origin == definition_mod.MANIFEST_NAME and hidden & set(d.parameters):
         # heatplan.yaml holds a hidden value: keep it out of Heat (export will
         # write a heatplan.yaml without it and ask for the value).

@@ -296,7 +296,7 @@ def plan_from_record(files, manifest, parameters=None):
     params.update(supplied)
     fingerprints = {}
     for name in hidden:
-        secrets.register(params[name])
+        secrets.register(params[name], name)
         fingerprints[name] = secrets.fingerprint(name, params[name])
     body_files = {k: v for k, v in files.items() if k != store_mod.RECORD_FILE}
     digest = assemble.compute_digest(

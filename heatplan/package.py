@@ -37,20 +37,34 @@ def manifest_text(plan):
     params = {k: v for k, v in d.parameters.items() if k not in hidden}
     if params:
         doc['parameters'] = params
-    if d.parameter_files:
-        doc['parameter_files'] = dict(d.parameter_files)
+    kept_files = {k: v for k, v in d.parameter_files.items() if k not in hidden_files(plan)}
+    if kept_files:
+        doc['parameter_files'] = kept_files
     header = '# heatplan plan manifest, written by "heatplan package"\n'
-    given = sorted(hidden & set(d.parameters))
+    given = sorted(hidden & (set(d.parameters) | set(hidden_files(plan))))
     if given:
         header += ('# hidden parameters are not written here; supply them again:\n'
                    + ''.join('#   --parameter %s=...\n' % k for k in given))
     return header + yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
 
 
+def hidden_files(plan):
+    """``{parameter: key}`` of parameter files holding a hidden value, left out.
+
+    A file the plan also references (get_file, ...) is part of the plan and
+    stays; one read only as a hidden parameter's value is a secret.
+    """
+    hidden = set(plan.manifest.get('hidden_parameters', []))
+    return {name: key for name, key in sorted(plan.definition.parameter_files.items())
+            if name in hidden and key not in plan.files}
+
+
 def package_members(plan, src):
     members = {key: pf.raw for key, pf in plan.files.items()}
+    left_out = set(hidden_files(plan).values())
     for key in plan.definition.parameter_files.values():
-        members[key] = src.read_bytes(key)
+        if key not in left_out:
+            members[key] = src.read_bytes(key)
     if plan.definition.origin in (definition_mod.MANIFEST_NAME,
                                   definition_mod.TRIPLEO_PLAN_ENV):
         return members  # the plan's own definition file is among its files

@@ -8,16 +8,27 @@ They are sent to Heat (which masks them itself) and nowhere else:
 * the plan digest covers that hash, not the value (digests are public tags);
 * a logging filter replaces every registered secret in every log record
   (``--debug`` included: keystoneauth logs request bodies at debug level).
+  Values of 4 characters or more are masked wherever they appear; every
+  value, whatever its length, is masked where it stands as the value of its
+  parameter's name (``"pin": "Zq7"`` in a request body, ``pin: Zq7`` in an
+  environment file's text, JSON-escaped or not): masking a 3-character
+  string everywhere would shred unrelated text, masking it by structure
+  does not.
 """
 
 import hashlib
 import json
 import logging
+import re
 import threading
 
 MASK = '******'
 _lock = threading.Lock()
 _secrets = set()
+#: (name, value form) -> compiled pattern masking the value after its name
+_pairs = {}
+#: an optional quote, JSON-escaped any number of times
+_Q = r'(?:\\*["\'])?'
 
 
 def fingerprint(name, value):
@@ -50,14 +61,27 @@ def _forms(value):
         yield repr(candidate)[1:-1]
 
 
-def register(value):
-    """Remember a secret (any JSON value) so that output and logs never show it."""
+def _pair_pattern(name, form):
+    return re.compile(r'(?<![\w.-])(%s%s%s\s*[:=]\s*%s)%s(?=%s(?:[\s,}\]\\)]|$))' % (
+        _Q, re.escape(name), _Q, _Q, re.escape(form), _Q))
+
+
+def register(value, name=None):
+    """Remember a secret (any JSON value) so that output and logs never show it.
+
+    With ``name`` (the hidden parameter's), the value is also masked wherever
+    it stands as that name's value, however short it is.
+    """
     added = False
     for text in _forms(value):
-        if len(text) < 4:  # masking tiny strings would shred every log line
+        if not text:
             continue
         with _lock:
-            if text not in _secrets:
+            if name is not None and (name, text) not in _pairs:
+                _pairs[(name, text)] = _pair_pattern(name, text)
+                added = True
+            if len(text) >= 4 and text not in _secrets:
+                # a tiny string masked everywhere would shred every log line
                 _secrets.add(text)
                 added = True
     if added:
@@ -67,15 +91,18 @@ def register(value):
 def redact(text):
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
+        pairs = list(_pairs.values())
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    for pattern in pairs:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return text
 
 
 class RedactingFilter(logging.Filter):
     def filter(self, record):
-        if not _secrets:
+        if not _secrets and not _pairs:
             return True
         try:
             message = record.getMessage()

@@ -152,6 +152,14 @@ class Package(base.Command):
     def take_action(self, parsed_args):
         plan = actions.package(plan_options(parsed_args), parsed_args.output)
         report_warnings(plan)
+        from heatplan import package as package_mod
+
+        left_out = package_mod.hidden_files(plan)
+        if left_out:
+            sys.stderr.write(
+                'heatplan: left out of the archive, as hidden parameter values: %s; '
+                'supply them again (--parameter NAME=... or --parameter-file) when '
+                'deploying it\n' % ', '.join('%s (%s)' % (k, n) for n, k in left_out.items()))
         self.app.stdout.write('%s: %d files, %s\n' % (
             parsed_args.output, len(plan.files) + 1, plan.digest))
         return 0
