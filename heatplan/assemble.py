@@ -172,8 +172,16 @@ def without_gc(func):
 # ---------------------------------------------------------------------------
 # reference resolution
 
+#: Longest reference heatplan follows (Linux's PATH_MAX), and most components.
+MAX_PATH_CHARS = 4096
+MAX_PATH_PARTS = 256
+
+
 def resolve(src, origin, value, base=None):
     """Resolve ``value`` (found in ``origin``) to ``(key, remote, problem)``."""
+    if len(value) > MAX_PATH_CHARS or value.count('/') >= MAX_PATH_PARTS:
+        return None, False, 'the path is longer than %d characters or %d components' % (
+            MAX_PATH_CHARS, MAX_PATH_PARTS)
     if value.startswith(('http://', 'https://')):
         return None, True, None
     if base:

@@ -70,13 +70,22 @@ def _user_path_to_key(src, path, what):
     if key is not None and src.exists(key):
         return key
     # A path relative to the current directory (or absolute) inside the root.
-    if isinstance(src, source_mod.DirectorySource) and os.path.exists(path):
+    # Confinement is decided on the name alone, before the filesystem is
+    # touched: the message never tells whether a path outside exists.
+    if isinstance(src, source_mod.DirectorySource) and (
+            os.path.isabs(path) or path.startswith('..')):
         key2 = src.absolute_to_key(os.path.abspath(path))
-        if key2 is not None:
+        if key2 is None:
+            raise errors.ConfinementError(
+                '%s %s is outside the plan root %s' % (what, path, src.label),
+                hint='give the path relative to the plan root')
+        if src.exists(key2):
             return key2
-        raise errors.ConfinementError(
-            '%s %s is outside the plan root %s' % (what, path, src.label),
-            hint='give the path relative to the plan root')
+        key = key2
+    elif isinstance(src, source_mod.DirectorySource) and os.path.exists(path):
+        key2 = src.absolute_to_key(os.path.abspath(path))
+        if key2 is not None and src.exists(key2):
+            return key2
     if key is None:
         raise errors.ConfinementError(
             '%s %r is not a path inside the plan root' % (what, path),

@@ -179,21 +179,27 @@ class DirectorySource(PlanSource):
 
         The realpath of a path is the realpath of its parent joined with its
         last name, unless that name is a symlink: parents are resolved once
-        (cached) and only a symlink costs a full ``realpath``.
+        (cached) and only a symlink costs a full ``realpath``.  Iterative:
+        a path of any depth costs no recursion.
         """
         real = self._reals.get(key)
         if real is not None:
             return real
-        parent, _sep, name = key.rpartition('/')
-        base = self._resolve(parent) if parent else self.root
-        path = os.path.join(base, name)
-        try:
-            is_link = stat.S_ISLNK(os.lstat(path).st_mode)
-        except OSError:
-            is_link = False
-        real = os.path.realpath(path) if is_link else path
-        self._reals[key] = real
-        return real
+        parts = key.split('/')
+        # the longest resolved prefix, then one component at a time
+        i = len(parts) - 1
+        while i > 0 and '/'.join(parts[:i]) not in self._reals:
+            i -= 1
+        base = self._reals['/'.join(parts[:i])] if i > 0 else self.root
+        for j in range(i, len(parts)):
+            path = os.path.join(base, parts[j])
+            try:
+                is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError:
+                is_link = False
+            base = os.path.realpath(path) if is_link else path
+            self._reals['/'.join(parts[:j + 1])] = base
+        return base
 
     def _real(self, key):
         real = self._resolve(key) if key else self.root
@@ -207,17 +213,30 @@ class DirectorySource(PlanSource):
 
     def exists(self, key):
         try:
-            return os.path.exists(self._real(key))
+            real = self._real(key)
         except errors.ConfinementError:
             return True  # exists, but reading it will refuse with the reason
+        if os.path.exists(real):
+            return True
+        # a symlink loop or a dangling symlink: reading it says which
+        path = os.path.join(self.given_root, *key.split('/'))
+        return os.path.lexists(path)
 
     def _read(self, key):
         real = self._real(key)
         try:
             st = os.stat(real)
         except FileNotFoundError:
+            if os.path.lexists(os.path.join(self.given_root, *key.split('/'))):
+                raise errors.SourceError(
+                    '%s is a symlink to %s, which does not exist' % (key, real),
+                    hint='fix the link or stop referencing it')
             raise errors.SourceError('%s: no such file in the plan' % key)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise errors.SourceError(
+                    '%s: a symlink loop (too many levels of symbolic links)' % key,
+                    hint='fix the links or stop referencing the file')
             raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
         if not stat.S_ISREG(st.st_mode):
             kind = ('a directory' if stat.S_ISDIR(st.st_mode)
@@ -315,6 +334,7 @@ class ArchiveSource(PlanSource):
         self._members = {}
         #: skipped members no read has gone through yet: name -> reason
         self._skipped = {}
+        self._archive_bytes = len(data)
         if path.endswith('.zip') or data[:4] == b'PK\x03\x04':
             self._load_zip(data)
         else:
@@ -438,12 +458,21 @@ class ArchiveSource(PlanSource):
                 if info.isdir():
                     self._add(info.name, 'dir')
                 elif info.isreg():
+                    # info.size is the expanded size (a sparse member's too):
+                    # every cap is checked before the member is read
                     self._check_size(info.name, info.size)
                     total += info.size
                     if total > self.limits.max_total_bytes:
                         raise errors.LimitExceeded(
                             '%s: contents add up to more than %d bytes'
                             % (self.label, self.limits.max_total_bytes))
+                    if total > MiB and total > self.limits.max_expansion_ratio * \
+                            self._archive_bytes:
+                        raise errors.LimitExceeded(
+                            '%s expands more than %d times its size (an archive bomb%s?)'
+                            % (self.label, self.limits.max_expansion_ratio,
+                               ', sparse members' if info.issparse() else ''),
+                            hint='raise --max-expansion-ratio if this archive is genuine')
                     f = tar.extractfile(info)
                     data = f.read()
                     if len(data) != info.size:

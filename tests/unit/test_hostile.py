@@ -1321,6 +1321,127 @@ def test_export_refuses_hostile_keys_and_writes_nothing(tmp_path):
     figure('export cases: hostile keys in a stored plan', n)
 
 
+def test_deep_paths_are_refused_with_a_clear_error_never_a_crash(tmp_path):
+    # issue 12: a get_file of ~1000 components ended in RecursionError (exit 1)
+    n = 0
+    root = tmp_path / 'deep'
+    for parts in (300, 1000, 5000):
+        for value in ('/'.join(['a'] * parts) + '/x.txt', '../a' * parts,
+                      './' * parts + 'x.txt', 'a/' * parts):
+            write_tree(root, {'main.yaml': HOT + 'resources:\n  v:\n    type: OS::Heat::Value\n'
+                                           '    properties: {value: {get_file: %s}}\n'
+                                           % json.dumps(value)})
+            error = refused(root, template='main.yaml')
+            assert 'RecursionError' not in str(error) and 'recursion' not in str(error)
+            n += 1
+    code, _out, err = cli('validate', root, '-t', 'main.yaml')
+    assert code == errors.ExitCode.PLAN_INVALID and 'longer than 4096 characters' in err + _out
+    CASES['references: deep paths'] += n
+
+
+def test_a_deep_directory_tree_is_read_without_recursion(tmp_path):
+    # the directory source resolves a path one component at a time, iteratively
+    depth = sys.getrecursionlimit() + 200
+    key = '/'.join(['d'] * depth) + '/x.txt'
+    path = tmp_path / 'tree'
+    path.mkdir()
+    fd = os.open(str(path), os.O_RDONLY)
+    try:  # relative to a directory fd: the whole path is over PATH_MAX
+        for _ in range(depth):
+            os.mkdir('d', dir_fd=fd)
+            nxt = os.open('d', os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        wfd = os.open('x.txt', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(wfd, b'deep\n')
+        os.close(wfd)
+    finally:
+        os.close(fd)
+    src = source.DirectorySource(str(path))
+    try:
+        data = src.read_bytes(key)
+    except errors.SourceError as exc:  # the OS refusing the path is fine ...
+        assert 'Recursion' not in str(exc)
+    else:
+        assert data == b'deep\n'  # ... and so is reading it
+    CASES['references: deep paths'] += 1
+
+
+def test_sparse_tar_members_count_their_expanded_size(tmp_path):
+    # issue 12: a tiny .tar.gz of GNU sparse members grew to ~540 MB in memory
+    import shutil
+    import subprocess
+
+    if shutil.which('tar') is None:
+        pytest.skip('GNU tar is needed to make sparse members')
+    tree = tmp_path / 'sparse'
+    tree.mkdir()
+    (tree / 'main.yaml').write_text(HOT)
+    with open(tree / 'hole.bin', 'wb') as f:
+        f.truncate(12 * 1024 * 1024)
+    arc = tmp_path / 'sparse.tar.gz'
+    subprocess.run(['tar', '-C', str(tree), '--sparse', '-czf', str(arc), '.'], check=True)
+    assert os.path.getsize(arc) < 64 * 1024
+    with tarfile.open(str(arc)) as tar:
+        assert any(m.issparse() for m in tar.getmembers())
+    with pytest.raises(errors.LimitExceeded) as exc:
+        source.open_source(str(arc), source.Limits(max_expansion_ratio=2))
+    assert 'expands more than 2 times' in str(exc.value) and 'sparse' in str(exc.value)
+    CASES['archive: bombs'] += 1
+
+
+def test_definition_paths_outside_never_tell_whether_they_exist(tmp_path):
+    # issue 12: /etc/shadow was checked for existence before being refused
+    root = write_tree(tmp_path / 'plan', {'main.yaml': HOT})
+    messages = []
+    for value in ('/etc/shadow', '/etc/no-such-file-%d' % os.getpid()):
+        with watch_opens() as bad:
+            error = refused(root, template=value)
+        assert bad == []
+        messages.append(str(error).replace(value, 'PATH'))
+    assert messages[0] == messages[1]
+    assert 'outside the plan root' in messages[0]
+    CASES['references'] += 2
+
+
+def test_symlink_loops_and_dangling_links_say_so(tmp_path):
+    root = write_tree(tmp_path / 'plan', {
+        'main.yaml': HOT + 'resources:\n  v:\n    type: OS::Heat::Value\n'
+                           '    properties: {value: {get_file: loop}}\n'})
+    os.symlink('loop', os.path.join(root, 'loop'))
+    error = refused(root, template='main.yaml')
+    assert 'symlink loop' in str(error), str(error)
+    os.unlink(os.path.join(root, 'loop'))
+    os.symlink('gone.txt', os.path.join(root, 'loop'))
+    error = refused(root, template='main.yaml')
+    assert 'a symlink to' in str(error) and 'does not exist' in str(error), str(error)
+    CASES['references'] += 2
+
+
+def test_tar_hard_links_go_through_every_member_check(tmp_path):
+    # issue 12: a hard link to a symlink skipped every check: a second name
+    # replaced a file, and names /etc/x and ../../x were accepted
+    cases = 0
+    for name in ('files/a.txt', './files/a.txt', 'files//a.txt'):
+        data = tar_of(plan_members('.tar') + [
+            t_special('l', tarfile.SYMTYPE, 'main.yaml'),
+            t_special(name, tarfile.LNKTYPE, 'l')])
+        path = write_archive(tmp_path, '.tar', [], 'dup%d' % cases)
+        with open(path, 'wb') as f:
+            f.write(data)
+        error = refused(path, expect=errors.SourceError)
+        assert 'more than once' in str(error)
+        cases += 1
+    for name in ('/etc/x', '../../x', 'a/../../x'):
+        members = plan_members('.tar') + [t_special('l', tarfile.SYMTYPE, 'main.yaml'),
+                                          t_special(name, tarfile.LNKTYPE, 'l')]
+        src = source.ArchiveSource('x.tar', data=tar_of(members))
+        assert name in src.skipped, src.skipped
+        assert sorted(src.keys()) == sorted(PLAN)
+        cases += 1
+    CASES['archive: hard links out'] += cases
+
+
 def test_case_counts():
     """All the families above ran (when the whole module runs) and were counted."""
     total = sum(CASES.values())
