@@ -1357,14 +1357,29 @@ def test_a_deep_directory_tree_is_read_without_recursion(tmp_path):
         os.close(wfd)
     finally:
         os.close(fd)
-    src = source.DirectorySource(str(path))
     try:
-        data = src.read_bytes(key)
-    except errors.SourceError as exc:  # the OS refusing the path is fine ...
-        assert 'Recursion' not in str(exc)
-    else:
-        assert data == b'deep\n'  # ... and so is reading it
+        src = source.DirectorySource(str(path))
+        try:
+            data = src.read_bytes(key)
+        except errors.SourceError as exc:  # the OS refusing the path is fine ...
+            assert 'Recursion' not in str(exc)
+        else:
+            assert data == b'deep\n'  # ... and so is reading it
+    finally:
+        _remove_deep(str(path), depth)
     CASES['references: deep paths'] += 1
+
+
+def _remove_deep(path, depth):
+    """Remove the chain made above bottom-up (shutil.rmtree would recurse past the limit)."""
+    fds = [os.open(path, os.O_RDONLY)]
+    for _ in range(depth):
+        fds.append(os.open('d', os.O_RDONLY, dir_fd=fds[-1]))
+    os.unlink('x.txt', dir_fd=fds[-1])
+    os.close(fds.pop())
+    while len(fds) > 0:
+        os.rmdir('d', dir_fd=fds[-1])
+        os.close(fds.pop())
 
 
 def test_sparse_tar_members_count_their_expanded_size(tmp_path):
