@@ -10,6 +10,8 @@ class PlanChanges:
     removed: list = dataclasses.field(default_factory=list)
     changed: list = dataclasses.field(default_factory=list)
     parameters: list = dataclasses.field(default_factory=list)  # names added/removed/changed
+    #: hidden parameters whose value changed (by fingerprint; never the value)
+    hidden_changed: list = dataclasses.field(default_factory=list)
     environments_changed: bool = False
     root_changed: bool = False
     new_plan: bool = False
@@ -17,7 +19,8 @@ class PlanChanges:
     @property
     def empty(self):
         return not (self.added or self.removed or self.changed or self.parameters
-                    or self.environments_changed or self.root_changed)
+                    or self.hidden_changed or self.environments_changed
+                    or self.root_changed)
 
     def summary(self):
         if self.new_plan:
@@ -34,6 +37,9 @@ class PlanChanges:
         text = 'files: ' + ', '.join(parts) if parts else 'files: unchanged'
         if self.parameters:
             text += '; parameters: %s' % ', '.join(self.parameters)
+        if self.hidden_changed:
+            text += '; hidden parameter%s %s changed' % (
+                's' if len(self.hidden_changed) > 1 else '', ', '.join(self.hidden_changed))
         if self.environments_changed:
             text += '; environments changed'
         if self.root_changed:
@@ -59,6 +65,13 @@ def compare_manifests(old, new):
     new_p = new.get('parameters', {})
     changes.parameters = sorted(k for k in set(old_p) | set(new_p)
                                 if old_p.get(k, _MISSING) != new_p.get(k, _MISSING))
+    # Hidden values are stored as ****** on both sides: their fingerprints tell
+    # whether the value changed (a password rotation must not read "no changes").
+    old_f = old.get('hidden_fingerprints', {}) or {}
+    new_f = new.get('hidden_fingerprints', {}) or {}
+    changes.hidden_changed = sorted(
+        k for k in set(old_f) | set(new_f)
+        if k not in changes.parameters and old_f.get(k) != new_f.get(k))
     changes.environments_changed = list(old.get('environments', [])) != list(
         new.get('environments', []))
     changes.root_changed = old.get('root') != new.get('root')

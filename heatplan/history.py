@@ -272,6 +272,8 @@ def diff_revisions(adapter, stack_name, old, new):
         lines.append('parameter %s: %s -> %s\n' % (
             name, json.dumps(old_manifest['parameters'].get(name)),
             json.dumps(new_manifest['parameters'].get(name))))
+    for name in changes.hidden_changed:
+        lines.append('hidden parameter %s changed (values are not shown)\n' % name)
     if changes.environments_changed:
         lines.append('environments: %s -> %s\n' % (
             json.dumps(old_manifest['environments']), json.dumps(new_manifest['environments'])))

@@ -602,3 +602,31 @@ def test_a_hidden_value_in_an_environment_file_is_masked_in_logs(heat, run, tmp_
     assert 'REQ: curl' in result.log
     assert 'db_password: %s' % secret not in result.log
     assert 'db_password: ******' in result.log
+
+
+def test_a_change_of_only_a_hidden_value_is_reported_never_shown(heat, run, tmp_path):
+    # issue 12: the digest changed, but diff printed nothing and exited 0, and the
+    # dry run, the deploy and history said "no changes": a rotation looked like nothing
+    old, new = 'Zq9-old-SECRET-1', 'Zq9-new-SECRET-2'
+    source = secret_plan(tmp_path)
+    assert run('deploy', source, '--stack', 'rot', '--parameter', 'db_password=' + old,
+               '--heat-url', heat.url, debug=False).code == 0
+    diff = run('diff', 'rot', source, '--parameter', 'db_password=' + new,
+               '--heat-url', heat.url)
+    assert diff.code == errors.ExitCode.DIFFERENT, diff.err
+    assert 'hidden parameter db_password changed' in diff.out
+    same = run('diff', 'rot', source, '--parameter', 'db_password=' + old,
+               '--heat-url', heat.url, debug=False)
+    assert same.code == 0 and same.out == ''
+    dry = run('deploy', source, '--stack', 'rot', '--parameter', 'db_password=' + new,
+              '--dry-run', '--heat-url', heat.url)
+    assert 'hidden parameter db_password changed' in dry.out, dry.out
+    done = run('deploy', source, '--stack', 'rot', '--parameter', 'db_password=' + new,
+               '--heat-url', heat.url)
+    assert done.code == 0, done.err
+    history = run('history', 'rot', '-f', 'json', '--heat-url', heat.url, debug=False)
+    rows = json.loads(history.out)
+    assert any('hidden parameter db_password changed' in r.get('Changes', r.get('changes', ''))
+               for r in rows), rows
+    for result in (diff, dry, done, history):
+        assert leaks(old, *result.texts()) == [] and leaks(new, *result.texts()) == []
