@@ -18,6 +18,7 @@ from heatplan import output
 from heatplan import package as package_mod
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.plan import manifest as manifest_mod
 
 
 def _stack_or_fail(adapter, stack_name):
@@ -40,8 +41,16 @@ def history(adapter, stack_name):
     previous = None
     for rec in records:
         files = st.files(rec)
-        meta = st.meta(rec, files)
-        manifest = _manifest(files)
+        try:
+            meta = st.meta(rec, files)
+            manifest = _manifest(files, 'revision %d' % rec.revision)
+        except manifest_mod.DamagedRecord as exc:
+            # one damaged record never hides the others
+            rows.append({
+                'revision': rec.revision, 'status': 'damaged', 'digest': rec.digest,
+                'created': rec.created, 'by': rec.by, 'action': '',
+                'changes': 'damaged record (%s): %s' % (rec.name, exc.message)})
+            continue
         changes = compare.compare_manifests(previous, manifest) if manifest else None
         rows.append({
             'revision': rec.revision,
@@ -56,9 +65,16 @@ def history(adapter, stack_name):
     return rows
 
 
-def _manifest(files):
+def _manifest(files, where='the stack'):
     raw = files.get(assemble.MANIFEST_KEY)
-    return json.loads(raw) if raw else None
+    if raw is None:
+        return None
+    try:
+        return manifest_mod.load_manifest(raw, 'the heatplan manifest of %s' % where)
+    except manifest_mod.DamagedRecord as exc:
+        raise manifest_mod.DamagedRecord(
+            exc.message, hint='the stored plan was changed outside heatplan; use another '
+            'revision (see "heatplan history"), or delete the damaged record stack')
 
 
 def load_revision(adapter, stack_name, revision=None):
@@ -79,11 +95,11 @@ def load_revision(adapter, stack_name, revision=None):
         rec = None
         if held and held.isdigit():
             rec = next((r for r in st.records(stack_name) if r.revision == int(held)), None)
-        return files, _manifest(files), rec
+        return files, _manifest(files, 'stack %s' % stack_name), rec
     rec = st.get(stack_name, revision)
     files = st.files(rec)
     files.pop(store_mod.RECORD_FILE, None)
-    return files, _manifest(files), rec
+    return files, _manifest(files, 'revision %d of %s' % (revision, stack_name)), rec
 
 
 def _need_manifest(manifest, stack_name):

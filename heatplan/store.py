@@ -230,8 +230,10 @@ class Store:
 
     def meta(self, record, files=None):
         files = files if files is not None else self.files(record)
-        raw = files.get(RECORD_FILE)
-        return json.loads(raw) if raw else {}
+        from heatplan.plan import manifest as manifest_mod
+
+        return manifest_mod.load_meta(files.get(RECORD_FILE) or None,
+                                      'record.json of %s' % record.name)
 
     def delete(self, record, wait=False):
         return self.adapter.delete_stack(record.ident, wait=wait)

@@ -571,3 +571,33 @@ def test_export_of_a_stack_created_by_heatclient_redeploys_without_replacement(
     stored = adapter.get_files(name)
     assert not [k for k in stored if k.startswith('file://')]
     assert plans.revisions(adapter, name) == [(1, 'deployed')]
+
+
+@pytest.mark.parametrize('damage', [
+    'not json at all', '42', '{"digest": 1}',
+    '{"digest": "sha256:x", "root": "a.yaml", "environments": [], "parameters": {},'
+    ' "files": {"a.yaml": {"sha256": "x", "edits": [[0, 1, 2]]}}}'])
+def test_a_damaged_record_is_shown_as_damaged_and_the_others_still_work(
+        local_heat, tmp_path, cli, name, damage):
+    # issue 12: one record with a malformed manifest made history, show and
+    # export exit 1 with a bare Python message, for the whole stack
+    adapter = local_heat.adapter
+    for revision, kwargs in enumerate(VERSIONS[:2], 1):
+        plan = plans.build(plans.make_plan(tmp_path, 'r%d' % revision, **kwargs))
+        deploy.deploy(adapter, plan, opts(name))
+    first = store_mod.Store(adapter).get(name, 1)
+    # anyone in the project can do this to a record stack (a PATCH of one file)
+    adapter.client.stacks.update(first.ident, existing=True,
+                                 files={'heatplan://manifest.json': damage})
+    plans.eventually(lambda: adapter.get_files(first.ident)['heatplan://manifest.json'],
+                     damage)
+    code, out, err = cli('history', name, '-f', 'json')
+    assert code == 0, err
+    rows = {r['revision']: r for r in json.loads(out)}
+    assert rows[1]['status'] == 'damaged' and 'damaged record' in rows[1]['changes']
+    assert rows[2]['status'] == 'deployed'
+    code, _out, err = cli('show', name, '--revision', '1')
+    assert code == ExitCode.PLAN_INVALID
+    assert 'revision 1 of %s' % name in err and 'Traceback' not in err
+    code, _out, err = cli('export', name, tmp_path / 'out', '--revision', '2')
+    assert code == 0, err
