@@ -462,7 +462,7 @@ def _parse(pf, an):
         return pf
     node, problem = yn.compose(text, key, lazy_tags=True)
     if problem is not None:
-        if pf.only_get_file and problem.code == 'HP101':
+        if pf.only_get_file and problem.rule in ('yaml-syntax', 'yaml-depth'):
             return _unparsed(pf, an, 'is not valid YAML (%s)' % problem.format())
         an.add(problem)
         return pf

@@ -111,7 +111,8 @@ def compose(text, path, lazy_tags=False):
             message += ' (YAML forbids tabs for indentation; use spaces)'
         line = mark.line + 1 if mark else 0
         col = mark.column + 1 if mark else 0
-        return None, _reg().make('yaml-syntax', path, line, col, message)
+        rule = 'yaml-depth' if 'nesting depth' in problem else 'yaml-syntax'
+        return None, _reg().make(rule, path, line, col, message)
     except yaml.YAMLError as exc:
         return None, _reg().make('yaml-syntax', path, 0, 0, 'YAML error: %s' % exc)
     except RecursionError:

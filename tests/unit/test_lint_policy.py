@@ -217,3 +217,87 @@ def test_shadowed_parameter_names_both_places(plan_dir):
     d, = result.diagnostics
     assert (d.path, d.line, d.col, d.code) == ('env.yaml', 2, 3, 'HP405')
     assert 'given by the command line' in d.message and "environment's value" in d.message
+
+
+# -- every rule, one plan each ----------------------------------------------------------
+
+def _get_file(ref):
+    return template(resources=('  v:\n    type: OS::Heat::Value\n'
+                               '    properties: {value: {get_file: %s}}\n' % ref))
+
+
+#: code -> (files, build kwargs); each plan triggers that rule (and maybe others)
+TRIGGERS = {
+    'HP101': ({'root.yaml': HOT + 'resources: {a: [\n'}, {}),
+    'HP102': ({'root.yaml': HOT + 'x: ' + '[' * 20000 + ']' * 20000 + '\n'}, {}),
+    'HP103': ({'root.yaml': HOT + 'a: &a [*a]\n'}, {}),
+    'HP104': ({'root.yaml': HOT + 'description: a\ndescription: b\n'}, {}),
+    'HP105': ({'root.yaml': ''}, {}),
+    'HP106': ({'root.yaml': HOT, 'e.yaml': ''}, {'environments': ['e.yaml']}),
+    'HP107': ({'root.yaml': '- a\n'}, {}),
+    'HP201': ({'root.yaml': _get_file('nope.txt')}, {}),
+    'HP202': ({'root.yaml': _get_file('../../etc/passwd')}, {}),
+    'HP203': ({'root.yaml': _get_file('latin1.txt'), 'latin1.txt': b'caf\xe9\n'}, {}),
+    'HP204': ({'root.yaml': template(resources='  a:\n    type: n.yml\n'), 'n.yml': HOT}, {}),
+    'HP205': ({'root.yaml': HOT, 'e.yaml': 'resource_registry:\n  A::B: t.txt\n',
+               't.txt': 'x\n'}, {'environments': ['e.yaml']}),
+    'HP206': ({'root.yaml': template(resources='  a:\n    type: root.yaml\n')}, {}),
+    'HP207': ({'root.yaml': template(resources='  a:\n    type: https://x.example/t.yaml\n')},
+              {}),
+    'HP208': ({'root.yaml': _get_file('t.yaml'), 't.yaml': HOT + 'a: [\n'}, {}),
+    'HP301': ({'root.yaml': 'resources: {}\n'}, {}),
+    'HP302': ({'root.yaml': 'heat_template_version: 2099-01-01\n'}, {}),
+    'HP303': ({'root.yaml': HOT + 'bogus: 1\n'}, {}),
+    'HP304': ({'root.yaml': template(resources='  a: {typ: x}\n')}, {}),
+    'HP305': ({'root.yaml': template(resources=(
+        '  v:\n    type: OS::Heat::Value\n    properties: {value: {get_param: nope}}\n'))},
+        {}),
+    'HP306': ({'root.yaml': template(resources=(
+        '  v:\n    type: OS::Heat::Value\n    properties: {value: {get_resource: nope}}\n'))},
+        {}),
+    'HP401': ({'root.yaml': HOT, 'e.yaml': 'bogus: {}\n'}, {'environments': ['e.yaml']}),
+    'HP402': ({'root.yaml': HOT, 'e.yaml': 'parameters:\n  nope: 1\n'},
+              {'environments': ['e.yaml']}),
+    'HP403': ({'root.yaml': template(parameters='  p: {type: string, default: x}\n'),
+               'a.yaml': 'parameters:\n  p: y\n', 'b.yaml': 'parameters:\n  nope: 1\n'},
+              {'environments': ['a.yaml', 'b.yaml']}),
+    'HP404': ({'root.yaml': HOT, 'e.yaml': 'parameter_defaults:\n  nope: 1\n'},
+              {'environments': ['e.yaml']}),
+    'HP405': ({'root.yaml': template(parameters='  p: {type: string, default: x}\n'),
+               'e.yaml': 'parameters:\n  p: y\n'},
+              {'environments': ['e.yaml'], 'parameters': ['p=z']}),
+    'HP406': ({'root.yaml': HOT}, {'parameters': ['nope=1']}),
+    'HP501': ({'root.yaml': HOT, 'plan-environment.yaml': (
+        'template: root.yaml\nparameter_defaults: {a: !!python/name:os.system x}\n')},
+        {'template': None}),
+    'HP502': ({'root.yaml': HOT, 'plan-environment.yaml': 'template: root.yaml\nzork: 1\n'},
+              {'template': None}),
+    'HP601': ({'root.yaml': _get_file('big.txt'), 'big.txt': 'x' * (513 * 1024)},
+              {'max_body_bytes': 0}),
+    'HP602': ({'root.yaml': HOT}, {'max_body_bytes': 10}),
+}
+
+
+def test_every_rule_has_a_trigger():
+    assert set(TRIGGERS) | {'HP209'} == set(registry.RULES)  # HP209: test_source.py
+
+
+@pytest.mark.parametrize('code', sorted(TRIGGERS))
+def test_each_rule_reports_its_code_and_severity(plan_dir, code):
+    files, kw = TRIGGERS[code]
+    kw = dict(kw)
+    if kw.get('template', 'root.yaml') is None:
+        kw.pop('template')
+    root = plan_dir(files)
+    try:
+        diagnostics = actions.lint_plan(opts(root, **kw) if 'template' not in kw else
+                                        actions.PlanOptions(root, **kw)).diagnostics
+    except errors.PlanError as exc:  # definition files are read before lint runs
+        assert '[%s]' % code in str(exc)
+        assert SEVERITIES[code] == 'error'
+        return
+    found = [d for d in diagnostics if d.code == code]
+    assert found, [d.format() for d in diagnostics]
+    rule = registry.RULES[code]
+    assert all((d.severity, d.rule) == (SEVERITIES[code], rule.name) for d in found)
+    assert all('[%s]' % code in d.format() for d in found)
