@@ -17,10 +17,14 @@ They are sent to Heat (which masks them itself) and nowhere else:
 """
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import re
 import threading
+
+from heatplan import errors
 
 MASK = '******'
 _lock = threading.Lock()
@@ -31,9 +35,45 @@ _pairs = {}
 _Q = r'(?:\\*["\'])?'
 
 
+#: A file holding a key only the operator has: fingerprints become
+#: HMAC-SHA256 under it, which read access to the records cannot brute-force.
+KEY_FILE_ENV = 'HEATPLAN_FINGERPRINT_KEY_FILE'
+MIN_KEY_BYTES = 16
+
+
+def _operator_key():
+    path = os.environ.get(KEY_FILE_ENV)
+    if not path:
+        return None
+    try:
+        with open(path, 'rb') as f:
+            key = f.read().strip()
+    except OSError as exc:
+        # fail closed: never fall back to the weaker fingerprint silently
+        raise errors.UsageError(
+            '%s=%s: cannot read the fingerprint key: %s' % (KEY_FILE_ENV, path, exc.strerror),
+            hint='fix the path, or unset %s to use the unkeyed fingerprint' % KEY_FILE_ENV)
+    if len(key) < MIN_KEY_BYTES:
+        raise errors.UsageError(
+            '%s: the fingerprint key in %s is shorter than %d bytes'
+            % (KEY_FILE_ENV, path, MIN_KEY_BYTES),
+            hint='make one with: head -c 32 /dev/urandom | base64 > %s' % path)
+    return key
+
+
 def fingerprint(name, value):
-    """A slow keyed hash of a hidden parameter's value (hex)."""
+    """A fingerprint of a hidden parameter's value: tells a change, not the value.
+
+    With an operator key (:data:`KEY_FILE_ENV`): ``hmac:`` HMAC-SHA256 of the
+    name and value under the key.  Without: ``scrypt:`` (N=2**14, r=8, p=1,
+    salted with the public parameter name): slow, but a weak value can be
+    guessed offline by anyone who reads the records (doc/source/reliability.rst).
+    """
     data = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    key = _operator_key()
+    if key is not None:
+        mac = hmac.new(key, ('%s\0%s' % (name, data)).encode('utf-8'), hashlib.sha256)
+        return 'hmac:' + mac.hexdigest()[:32]
     digest = hashlib.scrypt(data.encode('utf-8'), salt=('heatplan:param:%s' % name).encode(),
                             n=2 ** 14, r=8, p=1, dklen=16)
     return 'scrypt:' + digest.hex()

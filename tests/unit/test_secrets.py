@@ -630,3 +630,35 @@ def test_a_change_of_only_a_hidden_value_is_reported_never_shown(heat, run, tmp_
                for r in rows), rows
     for result in (diff, dry, done, history):
         assert leaks(old, *result.texts()) == [] and leaks(new, *result.texts()) == []
+
+
+def test_fingerprints_with_an_operator_key(tmp_path, monkeypatch, heat, run):
+    # issue 12: an unkeyed fingerprint of a 2-character value was brute-forced
+    # offline in 86 s; with a key only the operator holds it cannot be
+    key = tmp_path / 'fp.key'
+    key.write_text('k' * 32 + '\n')
+    monkeypatch.setenv(secrets.KEY_FILE_ENV, str(key))
+    a = secrets.fingerprint('pin', 'Zq')
+    assert a.startswith('hmac:') and a == secrets.fingerprint('pin', 'Zq')
+    assert a != secrets.fingerprint('pin', 'Zr') != secrets.fingerprint('pon', 'Zq')
+    key.write_text('j' * 32)
+    assert secrets.fingerprint('pin', 'Zq') != a  # another key, another fingerprint
+    # deploy records it; a scheme change reads as a change (fail closed)
+    source = secret_plan(tmp_path)
+    assert run('deploy', source, '--stack', 'keyed', '--parameter', 'db_password=Zq',
+               '--heat-url', heat.url, debug=False).code == 0
+    stack = [s for s in heat.stacks.values() if s['stack_name'] == 'keyed'][0]
+    manifest = json.loads(stack['files']['heatplan://manifest.json'])
+    assert manifest['hidden_fingerprints']['db_password'].startswith('hmac:')
+    monkeypatch.delenv(secrets.KEY_FILE_ENV)
+    diff = run('diff', 'keyed', source, '--parameter', 'db_password=Zq',
+               '--heat-url', heat.url, debug=False)
+    assert diff.code == errors.ExitCode.DIFFERENT
+    assert 'hidden parameter db_password changed' in diff.out
+    # a key that cannot be read, or is too short, refuses: never a silent fallback
+    for value, needle in ((str(tmp_path / 'missing.key'), 'cannot read the fingerprint key'),
+                          (str(tmp_path / 'short.key'), 'shorter than 16 bytes')):
+        (tmp_path / 'short.key').write_text('abc')
+        monkeypatch.setenv(secrets.KEY_FILE_ENV, value)
+        result = run('build', source, '--parameter', 'db_password=Zq', debug=False)
+        assert result.code == errors.ExitCode.USAGE and needle in result.err
