@@ -1,0 +1,51 @@
+"""``heatplan events STACK [--follow]``: Heat's events, once each, in order."""
+
+import time
+
+from heatplan import errors
+
+COLUMNS = ('time', 'stack', 'resource', 'status', 'reason')
+
+
+def _row(ev):
+    return {'time': ev.get('event_time') or '', 'stack': ev.get('stack_name') or '',
+            'resource': ev.get('resource_name') or '',
+            'status': ev.get('resource_status') or '',
+            'reason': ev.get('resource_status_reason') or ''}
+
+
+def run(adapter, stack_name, nested_depth=None, follow=False, poll=2.0, timeout=None,
+        sleep=time.sleep, clock=time.monotonic):
+    """Yield event rows oldest first, each once; with ``follow`` until the stack settles.
+
+    Events are deduplicated by id (nested listings repeat a nested stack's
+    own events) and ordered by time.  Following ends when the stack is no
+    longer ``*_IN_PROGRESS`` (after one last listing) or after ``timeout``
+    seconds (:class:`~heatplan.errors.DeployTimedOut`).
+    """
+    stack = adapter.get_stack(stack_name)
+    if stack is None:
+        raise errors.HeatplanError('no stack %s' % stack_name,
+                                   hint='list the stacks with "heatplan list"')
+    ident = '%s/%s' % (stack['stack_name'], stack['id'])
+    seen = set()
+    deadline = clock() + timeout if timeout else None
+    while True:
+        settled = not (stack.get('stack_status') or '').endswith('_IN_PROGRESS')
+        for ev in adapter.list_events(ident, nested_depth=nested_depth):
+            key = ev.get('id') or (ev.get('event_time'), ev.get('stack_name'),
+                                   ev.get('resource_name'), ev.get('resource_status'))
+            if key in seen:
+                continue
+            seen.add(key)
+            yield _row(ev)
+        if not follow or settled:
+            return
+        if deadline is not None and clock() > deadline:
+            raise errors.DeployTimedOut(
+                'stack %s still %s after %d s' % (stack_name, stack.get('stack_status'),
+                                                   timeout),
+                hint='it goes on in Heat; follow it again with "heatplan events %s '
+                     '--follow"' % stack_name)
+        sleep(poll)
+        stack = adapter.get_stack(ident) or {'stack_status': 'DELETE_COMPLETE'}

@@ -1,0 +1,41 @@
+"""``heatplan wait STACK``: wait for the operation running on a stack, as deploy waits."""
+
+import time
+
+from heatplan import deploy as deploy_mod
+from heatplan import errors
+
+
+def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0):
+    """Wait until the stack settles; return ``{stack, status, revision, failures, elapsed}``.
+
+    Raises :class:`~heatplan.errors.DeployFailed` when it ends failed and
+    :class:`~heatplan.errors.DeployTimedOut` after ``wait_timeout`` seconds,
+    with deploy's exit codes.  A stack not in progress returns at once.
+    """
+    stack = adapter.get_stack(stack_name)
+    if stack is None:
+        raise errors.HeatplanError('no stack %s' % stack_name,
+                                   hint='list the stacks with "heatplan list"')
+    ident = '%s/%s' % (stack['stack_name'], stack['id'])
+    started = time.monotonic()
+    opts = deploy_mod.DeployOptions(stack=stack_name, wait_timeout=wait_timeout, poll=poll,
+                                    disable_rollback=True)
+    status = stack.get('stack_status') or ''
+    if status.endswith('_IN_PROGRESS'):
+        status = deploy_mod.wait(adapter, ident, opts, reporter, started)
+    final = adapter.get_stack(ident) or {}
+    from heatplan import store as store_mod
+
+    rev = store_mod.tag_value(store_mod.tags_of(final), 'hp-rev=') if final else None
+    result = {'stack': stack_name, 'status': status,
+              'reason': final.get('stack_status_reason') or '',
+              'revision': int(rev) if rev and rev.isdigit() else None,
+              'failures': [], 'elapsed': round(time.monotonic() - started, 1)}
+    if status.endswith('_FAILED') or status.startswith('ROLLBACK'):
+        result['failures'] = deploy_mod.failures(adapter, ident)
+        raise errors.DeployFailed(
+            'stack %s ended %s: %s' % (stack_name, status, result['reason']),
+            hint='see what failed with "heatplan events %s"; settle its revision '
+                 'record with "heatplan recover %s"' % (stack_name, stack_name))
+    return result
