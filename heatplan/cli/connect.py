@@ -19,6 +19,7 @@ import os
 
 from heatplan import errors
 from heatplan.heat import HeatAdapter
+from heatplan.lint import DEFAULT_MAX_BODY_BYTES
 
 LOG = logging.getLogger(__name__)
 
@@ -86,13 +87,35 @@ def get_adapter(app, parsed_args):
     return _sdk_adapter(parsed_args)
 
 
+def max_body_bytes(parsed_args):
+    """The request body limit to check a plan against, before anything is sent.
+
+    ``--max-body-bytes`` when given; with ``--local``, the local Heat's own
+    ``max_json_body_size`` (what it runs with, or starts with); otherwise
+    Heat's default, 1 MiB: other clouds' limits cannot be asked for.
+    """
+    explicit = getattr(parsed_args, 'max_body_bytes', None)
+    if explicit is not None:
+        if explicit < 0:
+            raise errors.UsageError('--max-body-bytes must be 0 (no check) or a number '
+                                    'of bytes')
+        return explicit
+    if getattr(parsed_args, 'local', False) and not getattr(parsed_args, 'heat_url', None):
+        from heatplan.local import launcher
+
+        return launcher.configured_limits()['max_json_body_size']
+    return DEFAULT_MAX_BODY_BYTES
+
+
 def local_adapter(data_dir=None, port=None):
     """Adapter for heatplan's local Heat, started if it is not running."""
     from heatplan.local import launcher
 
     status = launcher.ensure_up(data_dir=data_dir, port=port)
     LOG.debug('using the local Heat at %s', status.url)
-    return HeatAdapter.from_url(status.url, local=True)
+    adapter = HeatAdapter.from_url(status.url, local=True)
+    adapter.max_json_body_size = launcher.configured_limits(data_dir)['max_json_body_size']
+    return adapter
 
 
 def _osc_adapter(app):
