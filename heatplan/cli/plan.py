@@ -1,16 +1,13 @@
 """Plan verbs that need no Heat: build, package, validate."""
 
-import contextlib
 import json
 import sys
 
 from heatplan import actions
 from heatplan import errors
-from heatplan import heat
 from heatplan import lint as lint_mod
 from heatplan import source as source_mod
 from heatplan.cli import base
-from heatplan.cli import connect
 
 
 def add_plan_arguments(parser, source_optional=False):
@@ -45,11 +42,10 @@ def add_plan_arguments(parser, source_optional=False):
     caps.add_argument('--max-expansion-ratio', type=int,
                       default=limits.max_expansion_ratio, metavar='N',
                       help='archive uncompressed/compressed size (default %(default)s)')
-    caps.add_argument('--max-body-bytes', type=int, default=None, metavar='BYTES',
-                      help="request body limit, the target Heat's max_json_body_size "
-                           "(default %d, Heat's own default; with --local, the local "
-                           "Heat's limit; 0 disables the check)"
-                           % lint_mod.DEFAULT_MAX_BODY_BYTES)
+    caps.add_argument('--max-body-bytes', type=int,
+                      default=lint_mod.DEFAULT_MAX_BODY_BYTES, metavar='BYTES',
+                      help="request body limit, Heat's max_json_body_size "
+                           '(default %(default)s; 0 disables the check)')
     return parser
 
 
@@ -74,37 +70,8 @@ def plan_options(parsed_args):
             max_file_bytes=parsed_args.max_file_bytes,
             max_total_bytes=parsed_args.max_total_bytes,
             max_expansion_ratio=parsed_args.max_expansion_ratio),
-        max_body_bytes=connect.max_body_bytes(parsed_args),
+        max_body_bytes=parsed_args.max_body_bytes,
     )
-
-
-def is_body_size(diagnostic):
-    """True for the finding that the request body is over the limit."""
-    return diagnostic.code == 'body-size' or 'max_json_body_size' in diagnostic.message
-
-
-def body_size_hint(parsed_args):
-    """How to raise the limit a plan's request body went over."""
-    local = getattr(parsed_args, 'local', False) and not getattr(parsed_args, 'heat_url',
-                                                                  None)
-    return heat.body_limit_hint(local=local, limit=connect.max_body_bytes(parsed_args))
-
-
-@contextlib.contextmanager
-def body_size_hints(parsed_args):
-    """A plan refused for its request size says how to raise the limit."""
-    try:
-        yield
-    except errors.LintFailed as exc:
-        if any(is_body_size(d) for d in exc.diagnostics if d.severity == 'error'):
-            exc.hint = body_size_hint(parsed_args)
-        raise
-
-
-def build_plan(parsed_args):
-    """``actions.build_plan`` for the command's options; returns (src, plan)."""
-    with body_size_hints(parsed_args):
-        return actions.build_plan(plan_options(parsed_args))
 
 
 class Build(base.Command):
@@ -127,7 +94,8 @@ class Build(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        _src, plan = build_plan(parsed_args)
+        opts = plan_options(parsed_args)
+        _src, plan = actions.build_plan(opts)
         if not parsed_args.show_secrets:
             plan = actions.masked(plan)
         text = plan.body_json() if parsed_args.body_only else actions.document(plan)
@@ -156,8 +124,7 @@ class Package(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        with body_size_hints(parsed_args):
-            plan = actions.package(plan_options(parsed_args), parsed_args.output)
+        plan = actions.package(plan_options(parsed_args), parsed_args.output)
         self.app.stdout.write('%s: %d files, %s\n' % (
             parsed_args.output, len(plan.files) + 1, plan.digest))
         return 0
@@ -188,7 +155,5 @@ class Validate(base.Command):
         else:
             for d in diagnostics:
                 out.write(d.format() + '\n')
-            if any(is_body_size(d) for d in diagnostics if d.severity == 'error'):
-                sys.stderr.write('hint: %s\n' % body_size_hint(parsed_args))
             sys.stderr.write('%d error(s), %d warning(s)\n' % (n_err, n_warn))
         return errors.ExitCode.PLAN_INVALID if n_err else 0

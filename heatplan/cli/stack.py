@@ -5,6 +5,7 @@ import json
 import sys
 import time
 
+from heatplan import actions
 from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import history as history_mod
@@ -206,7 +207,8 @@ class Deploy(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        _src, plan = plan_cli.build_plan(parsed_args)
+        parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
+        _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
         try:
@@ -360,7 +362,8 @@ class Diff(base.Command):
         else:
             old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
             if parsed_args.source:
-                _src, plan = plan_cli.build_plan(parsed_args)
+                parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
+                _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
                 new = (plan.body['files'], plan.manifest)
             elif parsed_args.revision is not None:
                 new = history_mod.load_revision(adapter, name, None)[:2]

@@ -185,3 +185,15 @@ def test_dry_run_on_the_local_heat(tht_plan, realplans_heat, cli, monkeypatch):
            '%d resources (nested stacks included), %.1f s' % (count, seconds))
     assert count == added > 100
     assert realplans_heat.adapter.get_stack('tht-overcloud') is None
+
+
+def test_other_clouds_are_checked_against_heats_default(tht_plan, realplans_heat, cli):
+    # The same Heat by URL is "a cloud": its limit cannot be asked for, so the
+    # plan is checked against Heat's default 1 MiB, and refused before sending.
+    assert realplans_heat.limits['max_json_body_size'] == 8 * 1024 * 1024
+    assert realplans_heat.limits['max_nested_stack_depth'] == 6
+    rc, _out, err = cli('deploy', tht_plan.plan_dir, '--stack', 'tht-cloud', '--dry-run',
+                        '--heat-url', realplans_heat.url)
+    assert rc == 3
+    assert 'over the limit of 1048576 bytes' in err
+    assert '[DEFAULT] max_json_body_size = N' in err and '--max-body-bytes N' in err

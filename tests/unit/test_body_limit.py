@@ -80,6 +80,16 @@ def test_local_default_is_the_local_heats_limit():
         local_config.LIMIT_DEFAULTS['max_json_body_size'] == 8 * 1024 * 1024
 
 
+def test_not_given_on_the_command_line_is_the_default(capsys):
+    # Deploy's parser: --max-body-bytes defaults to a marked 1 MiB.
+    assert isinstance(connect.DEFAULT_BODY_LIMIT, connect.DefaultBodyLimit)
+    assert connect.max_body_bytes(args(max_body_bytes=connect.DEFAULT_BODY_LIMIT,
+                                       local=True)) == 8 * 1024 * 1024
+    # ... while the same number given explicitly stays.
+    assert connect.max_body_bytes(args(max_body_bytes=1024 * 1024, local=True)) == \
+        1024 * 1024
+
+
 def test_explicit_limit_wins_and_must_not_be_negative():
     assert connect.max_body_bytes(args(local=True, max_body_bytes=5)) == 5
     assert connect.max_body_bytes(args(max_body_bytes=0)) == 0
@@ -100,11 +110,18 @@ def test_build_over_the_cloud_limit_says_how_to_raise_it(plan_dir, capsys, tmp_p
     assert rc == 0, err
 
 
-def test_validate_over_the_limit_hints_too(plan_dir, capsys):
-    rc, out, err = run(['validate', plan_dir(BIG_PLAN), '-t', 'root.yaml'], capsys)
+def test_validate_reports_the_limit(plan_dir, capsys):
+    rc, out, _err = run(['validate', plan_dir(BIG_PLAN), '-t', 'root.yaml'], capsys)
     assert rc == errors.ExitCode.PLAN_INVALID
     assert 'over the limit of 1048576 bytes' in out
-    assert 'hint: ' in err and '[DEFAULT] max_json_body_size' in err
+    assert 'max_json_body_size' in out and '--max-body-bytes' in out
+
+
+def test_deploy_help_tells_the_local_default(capsys):
+    rc, out, _err = run(['help', 'deploy'], capsys)
+    assert rc == 0
+    assert "checked against its max_json_body_size unless --max-body-bytes" in \
+        ' '.join(out.split())
 
 
 def test_cloud_deploy_is_checked_against_1_mib(plan_dir, capsys):
