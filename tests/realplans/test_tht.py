@@ -68,7 +68,9 @@ def test_validate_has_no_errors(tht_plan, realplans_heat, cli):
     found = json.loads(out)
     errors = [d for d in found if d['severity'] == 'error']
     warnings = [d for d in found if d['severity'] != 'error']
-    by_code = collections.Counter(d.get('code') or '(no code)' for d in warnings)
+    by_code = collections.Counter(
+        ' '.join(x for x in (d.get('code'), d.get('rule')) if x) or '(no code)'
+        for d in warnings)
     figure('heatplan validate: errors', len(errors))
     figure('heatplan validate: warnings', len(warnings))
     figure('heatplan validate: warnings by code',
