@@ -199,3 +199,43 @@ def test_other_clouds_are_checked_against_heats_default(tht_plan, realplans_heat
     assert rc == 3
     assert 'over the limit of 1048576 bytes' in err
     assert '[DEFAULT] max_json_body_size = N' in err and '--max-body-bytes N' in err
+
+
+# -- the harness's own generators, on a small plan of heatclient's shape -------
+
+_ENV_URL = 'file:///p/env.yaml'
+_FIELDS = {
+    'template': {
+        'heat_template_version': 'wallaby',
+        'parameters': {'Needed': {'type': 'string'}, 'Defaulted': {'type': 'json'},
+                       'Pattern': {'type': 'string',
+                                   'constraints': [{'allowed_pattern': '^[A-Z]{38}==$'}]},
+                       'FromEnv': {'type': 'number'}},
+        'resources': {'s': {'type': 'OS::Nova::Server'}, 'a': {'type': 'My::Alias'},
+                      'n': {'type': 'file:///p/nested.yaml'},
+                      'v': {'type': 'OS::Heat::Value'}},
+    },
+    'files': {
+        'file:///p/nested.yaml': json.dumps({
+            'heat_template_version': 'wallaby',
+            'parameters': {'Defaulted': {'type': 'json', 'default': {}},
+                           'Count': {'type': 'number',
+                                     'constraints': [{'range': {'min': 3}}]}},
+            'resources': {'p': {'type': 'OS::Neutron::Port'}}}),
+        _ENV_URL: json.dumps({'resource_registry': {'My::Alias': 'Other::Alias',
+                                                    'Other::Alias': 'OS::Neutron::Net'},
+                              'parameter_defaults': {'FromEnv': 1}}),
+    },
+    'environment_files': [_ENV_URL],
+}
+
+
+def test_required_parameters_skip_defaults_and_environments():
+    assert tht.required_parameters(_FIELDS) == {
+        'Count': 3, 'Needed': 'heatplan-Needed', 'Pattern': 'A' * 38 + '=='}
+
+
+def test_missing_types_follow_registry_aliases():
+    offered = {'OS::Heat::Value', 'OS::Heat::None'}
+    assert tht.missing_resource_types(_FIELDS, offered) == [
+        'OS::Neutron::Net', 'OS::Neutron::Port', 'OS::Nova::Server']

@@ -55,13 +55,17 @@ CACHE_ENV = 'HEATPLAN_CORPUS_CACHE'
 ROOT_TEMPLATE = 'overcloud.yaml'
 #: The environments of the overcloud plan, in merge order: THT's resource
 #: registry, then the deployed-server ones that need no Neutron/Nova ports.
-#: (In 18.0.0 servers are deployed servers by default; these two replace the
+#: In 18.0.0 servers are deployed servers by default; these replace the
 #: control plane VIP port and the networks by templates that only read
-#: parameters.)
+#: parameters, and deployed-network-environment.yaml gives the networks'
+#: parameter (DeployedNetworkEnvironment) for a deploy without Neutron.
+#: (environments/deployed-ports.yaml is left out: rendered with the default
+#: roles it holds an empty resource_registry, which Heat rejects.)
 THT_ENVIRONMENTS = (
     'overcloud-resource-registry-puppet.yaml',
     'environments/deployed-server-deployed-neutron-ports.yaml',
     'environments/deployed-networks.yaml',
+    'environments/deployed-network-environment.yaml',
 )
 GENERATED_DIR = 'heatplan-test'
 REQUIRED_ENV = GENERATED_DIR + '/required-parameters.yaml'
