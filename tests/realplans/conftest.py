@@ -77,7 +77,10 @@ def tht_plan(realplans_heat):
                                             facts['sdist_sha256']))
     figure('THT fetch/unpack/render + generated environments (s)',
            '%.1f' % facts['seconds'])
-    figure('resource types the local Heat offers', len(types_offered))
+    figure('resource types the local Heat offers', '%d (Nova/Neutron: %s)' % (
+        len(types_offered), ', '.join(sorted(
+            t for t in types_offered if t.startswith(('OS::Nova::', 'OS::Neutron::'))))
+        or 'none'))
     figure('parameters without a default given values (%s)' % tht.REQUIRED_ENV,
            len(facts['required']))
     figure('resource types mapped to OS::Heat::None (%s)' % tht.MISSING_TYPES_ENV,

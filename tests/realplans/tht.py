@@ -19,12 +19,12 @@ Which templates belong to the plan is decided by python-heatclient's own
 assembly (what ``openstack stack create`` sends), not by heatplan: the plan
 is what the check compares heatplan against.
 
-    python -m tests.realplans.tht prepare [--heat-url URL | --local]
+    python -m tests.realplans.tht prepare [--heat-url URL] [--out DIR]
 
-prints the plan directory (``--heat-url``/``--local`` pick the Heat whose
-resource types decide the second environment; without them a temporary local
-Heat is started).  The cache is ``$HEATPLAN_CORPUS_CACHE``, else ``.cache/``
-in the repository (ignored by git).
+prints the plan directory (``--heat-url`` names the noauth Heat whose
+resource types decide the second environment; without it a temporary local
+Heat is started).  The cache is ``$HEATPLAN_CORPUS_CACHE``, else
+``.cache/realplans/`` in the repository (ignored by git).
 """
 
 import argparse
@@ -42,13 +42,15 @@ import time
 
 import yaml
 
+from heatplan import errors
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 NAME = 'tripleo-heat-templates'
 VERSION = '18.0.0'
 SDIST = '%s-%s.tar.gz' % (NAME, VERSION)
-#: sha256 of the sdist on the package index (checked after every download).
+#: sha256 of the sdist on the package index (checked at every use of the cache).
 SDIST_SHA256 = '09026a2ace181b1a2eeddb941504add4a10429a391bd265b4c04571f131b8b89'
 CACHE_ENV = 'HEATPLAN_CORPUS_CACHE'
 
@@ -446,8 +448,9 @@ def prepare(available_types, cache=None, out=None):
 
 def available_types_of(adapter):
     """Resource type names a Heat offers (``GET /resource_types``)."""
-    return {t['resource_type'] if isinstance(t, dict) else t.resource_type
-            for t in adapter.client.resource_types.list()}
+    with adapter._errors('listing resource types'):  # Heat's errors as heatplan's
+        types = adapter.client.resource_types.list()
+    return {t['resource_type'] if isinstance(t, dict) else t.resource_type for t in types}
 
 
 @contextlib.contextmanager
@@ -488,7 +491,7 @@ def main(argv=None):
             with temporary_local_heat() as adapter:
                 types = available_types_of(adapter)
         facts = prepare(types, out=args.out)
-    except CorpusError as exc:
+    except (CorpusError, errors.HeatplanError) as exc:
         sys.stderr.write('error: %s\n' % exc)
         return 1
     log('%d required parameters given, %d resource types mapped to OS::Heat::None: %s'
