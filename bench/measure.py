@@ -13,7 +13,9 @@ create`` does: ``template_utils.process_template_path`` +
 ``process_multiple_environments_and_files`` with an environment list
 tracker, and the request fields) or ``floor`` (read every plan file once and
 compose every YAML one with ``yaml.CSafeLoader``: the least any tool that
-looks inside the YAML must do).
+looks inside the YAML must do).  With ``--floor-files read`` the floor reads
+only the files python-heatclient's assembly reads, for a tree that holds more
+than the plan (tripleo-heat-templates).
 """
 
 import argparse
@@ -175,15 +177,40 @@ class HeatclientTool:
         return {'files_sent': len(result['files'])}
 
 
+def _read_files(plan_dir):
+    """The plan's files as python-heatclient's assembly reads them (a tree with
+    files no plan file references, like tripleo-heat-templates): (YAML keys,
+    other keys).  YAML: what heatclient re-dumps (templates, environments)."""
+    tool = HeatclientTool(plan_dir)
+    _times, fields = tool.run()
+    prefix = 'file://' + plan_dir.rstrip('/') + '/'
+    root, envs, _params = _plan_definition(plan_dir)
+    yaml_keys, other = {root}, set()
+    for url, value in fields['files'].items():
+        key = url[len(prefix):] if url.startswith(prefix) else None
+        if key is None:
+            raise SystemExit('heatclient read %s, outside the plan' % url)
+        if isinstance(value, bytes):
+            other.add(key)
+            continue
+        try:
+            is_yaml = isinstance(json.loads(value), dict)
+        except ValueError:
+            is_yaml = False
+        (yaml_keys if is_yaml or key in envs else other).add(key)
+    return sorted(yaml_keys), sorted(other)
+
+
 class FloorTool:
     name = 'floor'
 
-    def __init__(self, plan_dir):
+    def __init__(self, plan_dir, files='tree'):
         import yaml
 
         self.yaml = yaml
         self.loader = yaml.CSafeLoader
-        self.yaml_keys, self.other_keys = _plan_files(plan_dir)
+        self.yaml_keys, self.other_keys = (_read_files(plan_dir) if files == 'read'
+                                           else _plan_files(plan_dir))
         self.yaml_paths = [os.path.join(plan_dir, *k.split('/')) for k in self.yaml_keys]
         self.other_paths = [os.path.join(plan_dir, *k.split('/')) for k in self.other_keys]
 
@@ -209,9 +236,12 @@ class FloorTool:
         return {'yaml_files': len(self.yaml_keys), 'other_files': len(self.other_keys)}
 
 
-def make_tool(name, plan_dir):
-    return {'heatplan': HeatplanTool, 'heatclient': HeatclientTool, 'floor': FloorTool,
-            'heatplan-nogc': HeatplanNoGCTool}[name](os.path.abspath(plan_dir))
+def make_tool(name, plan_dir, floor_files='tree'):
+    plan_dir = os.path.abspath(plan_dir)
+    if name == 'floor':
+        return FloorTool(plan_dir, floor_files)
+    return {'heatplan': HeatplanTool, 'heatclient': HeatclientTool,
+            'heatplan-nogc': HeatplanNoGCTool}[name](plan_dir)
 
 
 def body_bytes(fields):
@@ -221,8 +251,8 @@ def body_bytes(fields):
     return len(jsonutils.dumps(fields).encode('utf-8'))
 
 
-def time_tool(name, plan_dir, runs, warmup=1):
-    tool = make_tool(name, plan_dir)
+def time_tool(name, plan_dir, runs, warmup=1, floor_files='tree'):
+    tool = make_tool(name, plan_dir, floor_files)
     samples = []
     facts = {}
     size = None
@@ -283,9 +313,13 @@ def main(argv=None):
     parser.add_argument('plan', help='plan directory (with heatplan.yaml)')
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--floor-files', choices=('tree', 'read'), default='tree',
+                        help='floor over every file of the tree (default), or only '
+                             'those python-heatclient reads (a tree holding more than '
+                             'the plan)')
     args = parser.parse_args(argv)
     if args.what == 'time':
-        out = time_tool(args.tool, args.plan, args.runs, args.warmup)
+        out = time_tool(args.tool, args.plan, args.runs, args.warmup, args.floor_files)
     elif args.what == 'memory':
         out = memory_tool(args.tool, args.plan)
     else:

@@ -60,6 +60,30 @@ BODY_KEYS = ('template', 'files', 'environment_files', 'parameters')
 _LOCAL_HINT = 'start the local Heat with "heatplan local up" (or pass --local)'
 
 
+#: Heat's default ``max_json_body_size`` (what a cloud accepts unless raised).
+HEAT_DEFAULT_MAX_JSON_BODY_SIZE = 1024 * 1024
+
+
+def body_limit_hint(local=False, limit=None, size=None):
+    """How to get a request body of ``size`` bytes past Heat's ``max_json_body_size``.
+
+    ``local``: the Heat is heatplan's local one, whose limit is ``limit``.
+    """
+    at_least = 'N at least %d' % size if size else 'N at least the request size'
+    if local:
+        now = ' (%d bytes now)' % limit if limit else ''
+        return ('the local Heat accepts request bodies up to its max_json_body_size%s: '
+                'restart it with a larger one, "heatplan local down" then "heatplan '
+                'local up --max-json-body-size N" (%s); --local deploys then check '
+                'plans against it' % (now, at_least))
+    return ('Heat refuses request bodies over its max_json_body_size (%d bytes unless '
+            'raised; TripleO undercloud Heat runs 4-8 MiB). On the cloud set '
+            '"[DEFAULT] max_json_body_size = N" in heat.conf (%s) and restart heat-api; '
+            'then pass --max-body-bytes N so heatplan checks plans against the new limit '
+            '(0 skips the check). heatplan\'s local Heat: "heatplan local up '
+            '--max-json-body-size N"' % (HEAT_DEFAULT_MAX_JSON_BODY_SIZE, at_least))
+
+
 def noauth_session(url, timeout=None, verify=True):
     """A keystoneauth1 session for a Heat without authentication.
 
@@ -96,6 +120,8 @@ class HeatAdapter:
         self.url = url
         self.local = local
         self.read_retry_delays = READ_RETRY_DELAYS
+        #: The Heat's max_json_body_size when known (the local Heat's), for hints.
+        self.max_json_body_size = None
         #: ``(Date header, time.monotonic() when it arrived)`` of Heat's last answer.
         self._clock = None
 
@@ -180,15 +206,18 @@ class HeatAdapter:
             return 'Heat (from the service catalog)'
 
     @contextlib.contextmanager
-    def _errors(self, doing):
-        """Map heatclient/keystoneauth exceptions raised while ``doing``."""
+    def _errors(self, doing, fields=None):
+        """Map heatclient/keystoneauth exceptions raised while ``doing``.
+
+        ``fields``: the request sent, if any (its size goes into a 413's hint).
+        """
         from heatclient import exc as heat_exc
         from keystoneauth1 import exceptions as ks_exc
 
         try:
             yield
         except heat_exc.HTTPException as exc:
-            raise self._rejected(exc, doing)
+            raise self._rejected(exc, doing, fields)
         except (ks_exc.ConnectFailure, ks_exc.ConnectionError) as exc:
             hint = _LOCAL_HINT if self.local or self._is_loopback() else (
                 'check the Heat endpoint and your network')
@@ -221,7 +250,7 @@ class HeatAdapter:
         url = self.url or ''
         return '//127.0.0.1' in url or '//localhost' in url or '//[::1]' in url
 
-    def _rejected(self, exc, doing):
+    def _rejected(self, exc, doing, fields=None):
         code = getattr(exc, 'code', None)
         error = getattr(exc, 'error', None) or {}
         detail = error.get('error', {}) if isinstance(error, dict) else {}
@@ -246,9 +275,8 @@ class HeatAdapter:
         hint = None
         lowered = message.lower()
         if code == 413 or 'json body size' in lowered or 'request entity too large' in lowered:
-            hint = ('the request is larger than Heat accepts: raise Heat\'s '
-                    'max_json_body_size (heatplan local up --max-json-body-size N, '
-                    'or [DEFAULT] max_json_body_size in heat.conf)')
+            hint = 'the request is larger than Heat accepts. ' + body_limit_hint(
+                local=self.local, limit=self.max_json_body_size, size=_body_size(fields))
         elif 'template size' in lowered or 'max_template_size' in lowered:
             hint = ('a template or file is larger than Heat\'s max_template_size '
                     '(heatplan local up --max-template-size N)')
@@ -299,7 +327,7 @@ class HeatAdapter:
         """
         fields = self._fields(body, tags, timeout_mins, disable_rollback)
         fields['stack_name'] = name
-        with self._errors('creating stack %s' % name):
+        with self._errors('creating stack %s' % name, fields):
             result = self.client.stacks.create(**fields)
         return (result or {}).get('stack', result)
 
@@ -307,7 +335,7 @@ class HeatAdapter:
                      disable_rollback=True):
         """Replace the stack's whole plan (one PUT; tags too: None clears them)."""
         fields = self._fields(body, tags, timeout_mins, disable_rollback)
-        with self._errors('updating stack %s' % stack_id):
+        with self._errors('updating stack %s' % stack_id, fields):
             self.client.stacks.update(stack_id, **fields)
 
     def update_tags(self, stack_id, tags):
@@ -386,14 +414,14 @@ class HeatAdapter:
         fields = self._fields(body)
         if show_nested:
             fields['show_nested'] = True
-        with self._errors('validating the plan'):
+        with self._errors('validating the plan', fields):
             return self.client.stacks.validate(**fields)
 
     def preview_create(self, name, body, timeout_mins=None, disable_rollback=True):
         """What a create would make (``POST /stacks/preview``)."""
         fields = self._fields(body, None, timeout_mins, disable_rollback)
         fields['stack_name'] = name
-        with self._errors('previewing stack %s' % name):
+        with self._errors('previewing stack %s' % name, fields):
             return stack_to_dict(self.client.stacks.preview(**fields))
 
     def preview_update(self, stack_id, body, tags=None, timeout_mins=None,
@@ -402,7 +430,7 @@ class HeatAdapter:
         fields = self._fields(body, tags, timeout_mins, disable_rollback)
         if show_nested:
             fields['show_nested'] = True
-        with self._errors('previewing the update of stack %s' % stack_id):
+        with self._errors('previewing the update of stack %s' % stack_id, fields):
             result = self.client.stacks.preview_update(stack_id, **fields)
         return (result or {}).get('resource_changes', result)
 
@@ -467,6 +495,18 @@ class HeatAdapter:
         with self._errors('checking Heat'):
             list(self.client.stacks.list(limit=1))
         return True
+
+
+def _body_size(fields):
+    """Bytes of the JSON body heatclient sends for ``fields`` (None if unknown)."""
+    if not fields:
+        return None
+    try:
+        from oslo_serialization import jsonutils
+
+        return len(jsonutils.dumps(fields).encode('utf-8'))
+    except Exception:  # only for a hint: never mask Heat's own error
+        return None
 
 
 def _short(exc):

@@ -27,12 +27,23 @@ class HeatplanErrorMixin:
             return super().run(parsed_args)
         except errors.HeatplanError as exc:
             LOG.debug('command failed', exc_info=True)
+            if isinstance(exc, errors.LintFailed) and any(
+                    _is_body_size(d) for d in exc.diagnostics if d.severity == 'error'):
+                from heatplan.cli import connect
+
+                exc.hint = connect.body_limit_hint(parsed_args)
             # Heat quotes offending values in its errors, hidden ones included.
             sys.stderr.write('heatplan: error: %s\n' % secrets.redact(str(exc)))
             return exc.exit_code
         except KeyboardInterrupt:
             sys.stderr.write('heatplan: interrupted\n')
             return 130
+
+
+def _is_body_size(diagnostic):
+    """True for lint's finding that the request body is over the limit."""
+    return 'body-size' in (diagnostic.code, getattr(diagnostic, 'rule', None)) or \
+        'max_json_body_size' in diagnostic.message
 
 
 class Command(HeatplanErrorMixin, command.Command):

@@ -19,6 +19,8 @@ import os
 
 from heatplan import errors
 from heatplan.heat import HeatAdapter
+from heatplan.heat import body_limit_hint as body_limit_hint_for
+from heatplan.lint import DEFAULT_MAX_BODY_BYTES
 
 LOG = logging.getLogger(__name__)
 
@@ -50,7 +52,11 @@ def add_heat_arguments(parser, app=None):
     group.add_argument(
         '--local', action='store_true', default=_env_flag(LOCAL_ENV),
         help='use heatplan\'s local Heat on 127.0.0.1 (no authentication), '
-             'starting it if needed (env %s=1)' % LOCAL_ENV)
+             'starting it if needed (env %s=1); plans are then checked against its '
+             'max_json_body_size unless --max-body-bytes is given' % LOCAL_ENV)
+    # Not given, --max-body-bytes (if the command has it) is Heat's default
+    # or, with --local, the local Heat's limit: see max_body_bytes().
+    parser.set_defaults(max_body_bytes=DEFAULT_BODY_LIMIT)
     group.add_argument(
         '--heat-url', metavar='URL', default=os.environ.get(HEAT_URL_ENV) or None,
         help='orchestration endpoint of a Heat without authentication, e.g. '
@@ -86,13 +92,57 @@ def get_adapter(app, parsed_args):
     return _sdk_adapter(parsed_args)
 
 
+class DefaultBodyLimit(int):
+    """``--max-body-bytes`` not given: Heat's default, or the local Heat's limit."""
+
+
+#: The ``--max-body-bytes`` default of commands that choose a Heat.
+DEFAULT_BODY_LIMIT = DefaultBodyLimit(DEFAULT_MAX_BODY_BYTES)
+
+
+def uses_local(parsed_args):
+    """True if the command talks to heatplan's local Heat (``--local``)."""
+    return bool(getattr(parsed_args, 'local', False)) and not getattr(
+        parsed_args, 'heat_url', None)
+
+
+def max_body_bytes(parsed_args):
+    """The request body limit to check a plan against, before anything is sent.
+
+    ``--max-body-bytes`` when given; with ``--local``, the local Heat's own
+    ``max_json_body_size`` (what it runs with, or starts with); otherwise
+    Heat's default, 1 MiB: other clouds' limits cannot be asked for.
+    """
+    value = getattr(parsed_args, 'max_body_bytes', None)
+    if value is None or isinstance(value, DefaultBodyLimit):
+        if uses_local(parsed_args):
+            from heatplan.local import launcher
+
+            return launcher.configured_limits()['max_json_body_size']
+        return DEFAULT_MAX_BODY_BYTES
+    if value < 0:
+        raise errors.UsageError('--max-body-bytes must be 0 (no check) or a number of bytes')
+    return int(value)
+
+
+def body_limit_hint(parsed_args):
+    """How to raise the request body limit a plan went over (see heat.body_limit_hint)."""
+    try:
+        limit = max_body_bytes(parsed_args)
+    except errors.UsageError:
+        limit = None
+    return body_limit_hint_for(uses_local(parsed_args), limit)
+
+
 def local_adapter(data_dir=None, port=None):
     """Adapter for heatplan's local Heat, started if it is not running."""
     from heatplan.local import launcher
 
     status = launcher.ensure_up(data_dir=data_dir, port=port)
     LOG.debug('using the local Heat at %s', status.url)
-    return HeatAdapter.from_url(status.url, local=True)
+    adapter = HeatAdapter.from_url(status.url, local=True)
+    adapter.max_json_body_size = launcher.configured_limits(data_dir)['max_json_body_size']
+    return adapter
 
 
 def _osc_adapter(app):

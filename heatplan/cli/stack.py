@@ -155,9 +155,16 @@ def print_result(out, result, fmt):
                 out.write('  file %s: %s\n' % (kind, key))
         for name in result.changes.parameters:
             out.write('  parameter changed: %s\n' % name)
+        preview = result.preview or {}
         for kind in ('added', 'updated', 'replaced', 'deleted'):
-            for name in (result.preview or {}).get(kind, []):
+            for name in preview.get(kind, []):
                 out.write('  resource %s: %s\n' % (kind, name))
+        counts = ['%d %s' % (len(preview.get(kind) or ()), kind)
+                  for kind in ('added', 'updated', 'replaced', 'deleted', 'unchanged')
+                  if preview.get(kind)]
+        out.write('preview: %d resource(s) in all, nested stacks included: %s\n'
+                  % (sum(len(v or ()) for v in preview.values()),
+                     ', '.join(counts) or 'no resources'))
         return
     out.write('%s: %s%s, %s, %s (%.1f s)\n' % (
         result.stack, result.outcome, rev, result.status or '', result.digest,
@@ -200,6 +207,7 @@ class Deploy(base.Command):
         return parser
 
     def take_action(self, parsed_args):
+        parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
@@ -354,6 +362,7 @@ class Diff(base.Command):
         else:
             old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
             if parsed_args.source:
+                parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
                 _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
                 new = (plan.body['files'], plan.manifest)
             elif parsed_args.revision is not None:

@@ -403,6 +403,24 @@ def down(data_dir=None, timeout=STOP_TIMEOUT):
         return current
 
 
+def configured_limits(data_dir=None):
+    """The Heat limits (``LIMIT_DEFAULTS`` names) of the local Heat in ``data_dir``.
+
+    Those it runs with when it runs, else those ``ensure_up`` (``--local``)
+    would start it with: the defaults.  Never starts anything.
+    """
+    paths = local_config.Paths(data_dir or local_config.default_data_dir())
+    values = dict(local_config.LIMIT_DEFAULTS)
+    current = status(paths.data_dir, check_api=False)
+    if current.running:
+        given = _read_state(paths).get('limits') or {}
+        if isinstance(given, dict):
+            for name, value in given.items():
+                if name in values and isinstance(value, int) and value > 0:
+                    values[name] = value
+    return values
+
+
 def ensure_up(data_dir=None, port=None, limits=None):
     """The URL of a running local Heat, starting it if needed (``--local``)."""
     current = status(data_dir, check_api=True)
