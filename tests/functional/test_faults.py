@@ -45,6 +45,7 @@ from heatplan import store as store_mod
 from heatplan.cli import app
 from heatplan.heat import HeatAdapter
 from heatplan.local import launcher
+from tests.figures import figure
 from tests.functional import plans
 from tests.functional.conftest import free_port
 from tests.functional.faultproxy import FaultProxy
@@ -61,13 +62,6 @@ STALL_SECONDS = 12.0
 SETTLE_TIMEOUT = 120
 
 
-def figure(name, value):
-    """Print a figure for doc/source/reliability.rst; append it to $HEATPLAN_FIGURES."""
-    print('FIGURE %s = %s' % (name, value))
-    path = os.environ.get('HEATPLAN_FIGURES')
-    if path:
-        with open(path, 'a', encoding='utf-8') as f:
-            f.write('%s\t%s\n' % (name, value))
 
 
 # -- plans ------------------------------------------------------------------------

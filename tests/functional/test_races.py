@@ -29,6 +29,7 @@ from heatplan import errors
 from heatplan import history
 from heatplan import store as store_mod
 from heatplan.heat import HeatAdapter
+from tests.figures import figure
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
 
@@ -48,13 +49,6 @@ BUG_LOCK_RACE = (
     'Heat supersedes the first update: "no deploy is silently superseded" is broken')
 
 
-def figure(name, value):
-    """Print a figure for doc/source/reliability.rst; append it to $HEATPLAN_FIGURES."""
-    print('FIGURE %s = %s' % (name, value))
-    path = os.environ.get('HEATPLAN_FIGURES')
-    if path:
-        with open(path, 'a', encoding='utf-8') as f:
-            f.write('%s\t%s\n' % (name, value))
 
 
 def race_plan(label, wait=0):

@@ -30,18 +30,12 @@ import yaml
 from heatplan import errors
 from heatplan import secrets
 from heatplan.cli import app
+from tests.figures import figure
 
 HEAT_URL = 'http://127.0.0.1:8999/v1/admin'
 HOT = 'heat_template_version: 2021-04-16\n'
 
 
-def figure(name, value):
-    """Print a figure for doc/source/reliability.rst; append it to $HEATPLAN_FIGURES."""
-    print('FIGURE %s = %s' % (name, value))
-    path = os.environ.get('HEATPLAN_FIGURES')
-    if path:
-        with open(path, 'a', encoding='utf-8') as f:
-            f.write('%s\t%s\n' % (name, value))
 
 
 # -- an in-memory Heat behind requests-mock ---------------------------------------------------
