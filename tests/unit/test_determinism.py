@@ -186,3 +186,36 @@ def test_digest_is_recorded_in_the_manifest(tmp_path):
     plan = build(make_plan(tmp_path, PLAN))
     assert plan.manifest['digest'] == plan.digest
     assert '"digest":"%s"' % plan.digest in plan.body['files']['heatplan://manifest.json']
+
+
+#: The digest of examples/demo: a compatibility promise (every deployed stack
+#: carries its digest in a tag).  If this changes, the digest format changed:
+#: bump assemble.MANIFEST_FORMAT and say so in doc/source/plans.rst.
+HOT = 'heat_template_version: 2021-04-16\n'
+DEMO_DIGEST = 'sha256:1f279e59b01b576c713f2bcbaf6eb522ca0d2c034eeb96a20e3dac1f5d88dba3'
+
+
+def test_golden_digest_of_the_demo_example():
+    _src, plan = actions.build_plan(actions.PlanOptions(DEMO))
+    assert plan.digest == DEMO_DIGEST
+
+
+def test_digest_format_as_documented(tmp_path):
+    # recompute a digest by hand from doc/source/plans.rst's description
+    import hashlib
+    import json
+
+    files = {'root.yaml': HOT + 'parameters:\n  p: {type: string}\n'
+                          'resources:\n  a:\n    type: lib/n.yaml\n',
+             'lib/n.yaml': HOT, 'env.yaml': 'parameter_defaults: {}\n'}
+    root = tmp_path / 'plan'
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    _src, plan = actions.build_plan(actions.PlanOptions(
+        str(root), template='root.yaml', environments=['env.yaml'], parameters=['p=x']))
+    doc = {'format': 1, 'root': 'root.yaml', 'environments': ['env.yaml'],
+           'parameters': {'p': 'x'},
+           'files': {k: hashlib.sha256(v.encode()).hexdigest() for k, v in files.items()}}
+    text = json.dumps(doc, sort_keys=True, separators=(',', ':'), ensure_ascii=False)
+    assert plan.digest == 'sha256:' + hashlib.sha256(text.encode('utf-8')).hexdigest()
