@@ -883,9 +883,3 @@ def restore_files(files, manifest=None):
                 'was changed outside heatplan' % key)
         out[key] = data
     return out
-
-
-def assemble(src, definition):
-    """analyze + build: raise LintFailed when the plan has errors."""
-    return build(analyze(src, definition))
-

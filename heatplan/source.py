@@ -658,10 +658,6 @@ class ArchiveSource(PlanSource):
         return sorted(k for k, m in self._members.items() if m.kind == 'file')
 
 
-def is_archive(path):
-    return path.lower().endswith(ARCHIVE_SUFFIXES)
-
-
 def open_source(path, limits=None):
     """Open a plan source: a directory or an archive file."""
     if os.path.isdir(path):
