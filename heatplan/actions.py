@@ -79,9 +79,9 @@ def document(plan):
     return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
 
 
-def package(opts, out):
+def package(opts, out, stdout=None):
     src, plan = build_plan(opts)
-    output.atomic_write(out, package_mod.package_bytes(plan, src))
+    output.atomic_write(out, package_mod.package_bytes(plan, src), stdout=stdout)
     return plan
 
 

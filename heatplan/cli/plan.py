@@ -85,7 +85,9 @@ class Build(base.Command):
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE',
-                            help='write to FILE (atomically) instead of stdout')
+                            help='write to FILE instead of stdout (- is stdout): a '
+                                 'regular file is replaced atomically, a device or fifo '
+                                 'written through, a directory or socket refused')
         parser.add_argument('--body-only', action='store_true',
                             help='write only the request body, without the digest wrapper')
         parser.add_argument('--show-secrets', action='store_true',
@@ -99,7 +101,7 @@ class Build(base.Command):
         if not parsed_args.show_secrets:
             plan = actions.masked(plan)
         text = plan.body_json() if parsed_args.body_only else actions.document(plan)
-        if parsed_args.output:
+        if parsed_args.output and parsed_args.output != '-':
             from heatplan import output
 
             output.atomic_write(parsed_args.output, (text + '\n').encode('utf-8'))
