@@ -260,8 +260,62 @@ def settle(st, records, record, stack):
     return record.status
 
 
+class _Flight:
+    """Where a deploy is, for the message a Ctrl-C gets."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.phase = 'reading'      # reading | asking | locking | sending | applying | settling
+        self.revision = None
+        self.created = False        # the deploy creates the stack
+        self.status = None          # how the stack ended (settling)
+
+    def interrupted(self):
+        name, rev = self.stack, self.revision
+        recover = 'heatplan recover %s' % name
+        if self.phase in ('reading', 'asking'):
+            return errors.Interrupted(
+                'nothing was sent: stack %s is unchanged and no revision was recorded' % name)
+        if self.phase == 'locking':
+            return errors.Interrupted(
+                'interrupted while taking the deploy lock (the pending record of revision '
+                '%d of %s); the plan was not sent: the stack is unchanged' % (rev, name),
+                hint='run "%s --force" to release the lock (or wait %d s and run "%s"), '
+                     'then deploy again' % (recover, STALE_AFTER, recover))
+        if self.phase == 'sending':
+            return errors.Interrupted(
+                'interrupted while sending revision %d to stack %s: Heat may or may not '
+                'have taken it, and if it did it goes on with it' % (rev, name),
+                hint='see "heatplan history %s" and "openstack stack show %s"; once the '
+                     'stack is no longer IN_PROGRESS (or after %d s), run "%s"'
+                     % (name, name, STALE_AFTER, recover))
+        if self.phase == 'settling':
+            return errors.Interrupted(
+                'stack %s ended %s; interrupted while recording the outcome of revision %d'
+                % (name, self.status, rev),
+                hint='run "%s" to record it' % recover)
+        what = 'creating' if self.created else 'updating'
+        return errors.Interrupted(
+            'heatplan stopped watching, but Heat goes on %s stack %s with revision %d '
+            '(recorded as pending)' % (what, name, rev),
+            hint='follow it with "openstack stack show %s" or "heatplan history %s"; once '
+                 'the stack is no longer IN_PROGRESS run "%s" to record the outcome'
+                 % (name, name, recover))
+
+
 def deploy(adapter, plan, opts, reporter=None):
-    reporter = reporter or Reporter()
+    """Deploy ``plan`` to ``opts.stack``; see the module doc for the order of work.
+
+    Ctrl-C raises :class:`errors.Interrupted` saying what is in flight.
+    """
+    flight = _Flight(opts.stack)
+    try:
+        return _deploy(adapter, plan, opts, reporter or Reporter(), flight)
+    except KeyboardInterrupt:
+        raise flight.interrupted() from None
+
+
+def _deploy(adapter, plan, opts, reporter, flight):
     started = time.monotonic()
     _validate_tags(opts.tags)
     st = store_mod.Store(adapter)
@@ -327,10 +381,14 @@ def deploy(adapter, plan, opts, reporter=None):
             preview = _flatten_preview(changes_raw,
                                        _existing_resources(adapter, ident, changes_raw))
             result.preview = preview
+            flight.phase = 'asking'
             _destruction_guard(preview, opts, reporter)
+            flight.phase = 'reading'
 
     held_text = 'revision %s' % held_rev if held_rev else (
         'its previous plan' if stack is not None else 'no stack yet')
+    flight.revision = next_rev
+    flight.phase = 'locking'
     try:
         record = st.create_pending(opts.stack, next_rev, body, plan.digest,
                                    dict(opts.meta, action=opts.action,
@@ -340,10 +398,12 @@ def deploy(adapter, plan, opts, reporter=None):
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         raise type(exc)(
             '%s\ntaking the deploy lock (revision %d) failed, so nothing was sent to the '
-            'stack: it is unchanged (%s)' % (exc.message, next_rev, held_text),
+            'stack: %s' % (exc.message, next_rev, _unchanged(opts.stack, stack, held_text)),
             hint='a pending record may have been left behind: run "heatplan recover %s" '
                  '(after %d s), then deploy again' % (opts.stack, STALE_AFTER))
     result.revision = next_rev
+    flight.created = stack is None
+    flight.phase = 'sending'
     try:
         if stack is None:
             created = adapter.create_stack(opts.stack, body, tags=tags,
@@ -360,12 +420,14 @@ def deploy(adapter, plan, opts, reporter=None):
         if code is not None and code < 500:
             # Heat refused the request itself: nothing was applied.
             _set_status_quietly(st, record, store_mod.FAILED)
-            exc.message += '\nnothing was applied: the stack is unchanged (%s)' % held_text
+            exc.message += '\nnothing was applied: %s; revision %d is recorded as failed' % (
+                _unchanged(opts.stack, stack, held_text), next_rev)
             raise
         # A 5xx may come from a proxy, before or after Heat took the plan.
-        raise _after_fault(adapter, st, record, opts, exc, held_text)
+        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
     except errors.ConnectionFailed as exc:
-        raise _after_fault(adapter, st, record, opts, exc, held_text)
+        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
+    flight.phase = 'applying'
     reporter.info('%s %s: revision %d, %s' % (
         'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
         plan.digest))
@@ -384,6 +446,8 @@ def deploy(adapter, plan, opts, reporter=None):
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     result.status = status
     result.elapsed = time.monotonic() - started
+    flight.phase = 'settling'
+    flight.status = status
     try:
         records = st.records(opts.stack)
         settle(st, records, record, adapter.get_stack(ident))
@@ -403,6 +467,13 @@ def deploy(adapter, plan, opts, reporter=None):
         reporter.info('warning: pruning old revision records failed: %s'
                       % exc.message.splitlines()[0])
     return result
+
+
+def _unchanged(name, stack, held_text):
+    """'the stack is unchanged (...)', or that there is still no stack."""
+    if stack is None:
+        return 'there is still no stack %s' % name
+    return 'the stack is unchanged (%s)' % held_text
 
 
 def _set_status_quietly(st, record, status):
@@ -458,6 +529,8 @@ def _destruction_guard(preview, opts, reporter):
     answer = reporter.confirm(text + '\nGo ahead?')
     if answer:
         return
+    if answer is not None:
+        raise errors.Aborted('aborted, nothing changed')
     flags = ' and '.join(f for _k, _n, f in problems)
     raise errors.RefusedError(
         'the update would destroy resources:\n' + text,
@@ -471,16 +544,35 @@ def _never_sent(exc):
         'connection refused' in text or 'errno 111' in text)
 
 
-def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan'):
+def _heat_answered(exc):
+    """True for a 500 Heat's API itself answered (its JSON names the error type).
+
+    A gateway's 502/503/504 (or its HTML page) may come before or after Heat
+    took the request.  Heat answers an RPC timeout (``MessagingTimeout``)
+    with a 500 too, but the engine may still take the request: that one
+    proves nothing either.
+    """
+    kind = getattr(exc, 'heat_type', None) or ''
+    return isinstance(exc, errors.HeatRejected) and \
+        getattr(exc, 'status_code', None) == 500 and bool(kind) and \
+        'timeout' not in kind.lower()
+
+
+def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', before=None):
     """The create/update call failed in transit: find out whether Heat took it.
 
-    Only a refused connection proves the request was never sent.  After a
-    timeout, a dropped connection or a proxy's 5xx the request may have
-    reached Heat, or may still: the record stays pending for ``recover``.
+    Only a refused connection, or Heat's own error answer followed by a read
+    showing the stack without the plan and not in progress, proves the plan
+    was not taken; then the record is settled as failed (the lock is
+    released).  After a timeout, a dropped connection or a proxy's 5xx the
+    request may have reached Heat, or may still: the record stays pending for
+    ``recover``.
     """
     cls = type(exc)
     try:
         stack = adapter.get_stack(opts.stack)
+        if stack is not None and _heat_answered(exc):
+            stack = confirm_read(adapter, stack)   # a read Heat cannot have torn
     except errors.HeatplanError:
         return cls(
             '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
@@ -496,12 +588,25 @@ def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan'):
     if _never_sent(exc):
         _set_status_quietly(st, record, store_mod.FAILED)
         return cls(
-            '%s\nthe request was not sent: Heat did not take the plan and the stack is '
-            'unchanged (%s)' % (exc.message, held_text),
+            '%s\nthe request was not sent: Heat did not take the plan and %s'
+            % (exc.message, _unchanged(opts.stack, before, held_text)),
             hint='deploy again when Heat is reachable')
+    same_stack = (stack is None and before is None) or (
+        stack is not None and before is not None and stack.get('id') == before.get('id'))
+    if _heat_answered(exc) and same_stack and IN_PROGRESS not in _status(stack):
+        # Heat itself answered with an error and the stack, read after that
+        # answer, neither carries the plan nor is being changed: nothing runs.
+        _set_status_quietly(st, record, store_mod.FAILED)
+        return cls(
+            '%s\nHeat answered with its own error and did not take the plan: %s; '
+            'revision %d is recorded as failed and the stack is free to deploy'
+            % (exc.message, _unchanged(opts.stack, before, held_text), record.revision),
+            hint='deploy again (see heat.log or the Heat API log for the cause)')
+    now = 'there was no stack %s yet' % opts.stack if stack is None else \
+        'the stack still had %s' % held_text
     return cls(
-        '%s\nwhen heatplan checked, Heat had not started on the plan (the stack still '
-        'had %s); the request may or may not still reach it' % (exc.message, held_text),
+        '%s\nwhen heatplan checked, Heat had not started on the plan (%s); the request '
+        'may or may not still reach it' % (exc.message, now),
         hint='run "heatplan recover %s" after %d s to settle revision %d, then deploy again'
         % (opts.stack, STALE_AFTER, record.revision))
 

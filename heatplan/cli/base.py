@@ -25,14 +25,21 @@ class HeatplanErrorMixin:
     def run(self, parsed_args):
         try:
             return super().run(parsed_args)
+        except errors.Aborted as exc:
+            # The user said no (or pressed Ctrl-C at a prompt): not an error.
+            sys.stderr.write('%s\n' % exc.message)
+            return exc.exit_code
+        except errors.Interrupted as exc:
+            sys.stderr.write('\nheatplan: interrupted: %s\n' % secrets.redact(str(exc)))
+            return exc.exit_code
         except errors.HeatplanError as exc:
             LOG.debug('command failed', exc_info=True)
             # Heat quotes offending values in its errors, hidden ones included.
             sys.stderr.write('heatplan: error: %s\n' % secrets.redact(str(exc)))
             return exc.exit_code
         except KeyboardInterrupt:
-            sys.stderr.write('heatplan: interrupted\n')
-            return 130
+            sys.stderr.write('\nheatplan: interrupted\n')
+            return errors.Interrupted.exit_code
 
 
 class Command(HeatplanErrorMixin, command.Command):

@@ -76,8 +76,16 @@ class CliReporter(deploy_mod.Reporter):
         self._clear_bar()
         self.stream.write(question + ' [y/N] ')
         self.stream.flush()
-        answer = sys.stdin.readline().strip().lower()
-        return answer in ('y', 'yes')
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            line = ''
+        if not line.endswith('\n'):
+            # Ctrl-C or end of input: leave the prompt's line first.
+            self.stream.write('\n')
+            self.stream.flush()
+            raise errors.Aborted('aborted, nothing changed')
+        return line.strip().lower() in ('y', 'yes')
 
     def finish(self):
         self._clear_bar()
@@ -203,10 +211,9 @@ class Deploy(base.Command):
         _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
+        opts = deploy_options(parsed_args, parsed_args.stack)
         try:
-            result = deploy_mod.deploy(adapter, plan, deploy_options(parsed_args,
-                                                                    parsed_args.stack),
-                                       reporter)
+            result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
             reporter.finish()
         print_result(self.app.stdout, result, parsed_args.format)
