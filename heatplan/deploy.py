@@ -24,6 +24,7 @@ import time
 from heatplan import assemble
 from heatplan import compare
 from heatplan import errors
+from heatplan import preview as preview_mod
 from heatplan import store as store_mod
 
 
@@ -37,6 +38,8 @@ class DeployOptions:
     dry_run: bool = False
     allow_replace: bool = False
     allow_delete: bool = False
+    #: go ahead when Heat could not preview every nested stack (see preview.py)
+    allow_partial_preview: bool = False
     yes: bool = False
     supersede: bool = False
     expect_revision: int = None
@@ -60,6 +63,8 @@ class DeployResult:
     failures: list = dataclasses.field(default_factory=list)
     elapsed: float = 0.0
     messages: list = dataclasses.field(default_factory=list)
+    #: False when Heat could not preview every nested stack
+    preview_complete: bool = True
 
     def as_dict(self):
         out = dataclasses.asdict(self)
@@ -82,6 +87,9 @@ class Reporter:
     def confirm(self, question):
         """Ask the user; None when nobody can be asked (not a terminal)."""
         return None
+
+    def note(self, message):
+        """A warning or note, as soon as it is known (also in ``result.messages``)."""
 
 
 IN_PROGRESS = '_IN_PROGRESS'
@@ -315,6 +323,11 @@ def deploy(adapter, plan, opts, reporter=None):
         raise flight.interrupted() from None
 
 
+def _note(result, reporter, message):
+    result.messages.append(message)
+    reporter.note(message)
+
+
 def _deploy(adapter, plan, opts, reporter, flight):
     started = time.monotonic()
     _validate_tags(opts.tags)
@@ -368,8 +381,10 @@ def _deploy(adapter, plan, opts, reporter, flight):
             result.preview = {'added': [_describe_change(r) for r in _flat(resources)]}
         else:
             ident = '%s/%s' % (stack['stack_name'], stack['id'])
-            result.preview = _flatten_preview(
-                _preview_update(adapter, ident, body, tags, opts, reporter))
+            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
+                                              disable_rollback=opts.disable_rollback)
+            _preview_notes(seen, result, reporter)
+            result.preview = _flatten_preview(seen.changes)
         result.outcome = 'dry-run'
         return result
 
@@ -377,12 +392,14 @@ def _deploy(adapter, plan, opts, reporter, flight):
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
         if not (opts.allow_replace and opts.allow_delete):
             # (both allowed: the preview could not refuse anything; skip it)
-            changes_raw = _preview_update(adapter, ident, body, tags, opts, reporter)
-            preview = _flatten_preview(changes_raw,
-                                       _existing_resources(adapter, ident, changes_raw))
+            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
+                                              disable_rollback=opts.disable_rollback)
+            _preview_notes(seen, result, reporter)
+            preview = _flatten_preview(seen.changes,
+                                       _existing_resources(adapter, ident, seen.changes))
             result.preview = preview
             flight.phase = 'asking'
-            _destruction_guard(preview, opts, reporter)
+            _destruction_guard(preview, opts, reporter, seen)
             flight.phase = 'reading'
 
     held_text = 'revision %s' % held_rev if held_rev else (
@@ -483,23 +500,10 @@ def _set_status_quietly(st, record, status):
         pass  # recover settles it later
 
 
-def _preview_update(adapter, ident, body, tags, opts, reporter):
-    """Heat's update preview, nested stacks included when Heat can.
-
-    Heat 27 fails the nested preview (HTTP 400, a TypeError inside Heat) when
-    a resource that owns a nested stack would be replaced; the top-level
-    preview still works and still shows that replacement.
-    """
-    try:
-        return adapter.preview_update(ident, body, tags=tags,
-                                      disable_rollback=opts.disable_rollback, show_nested=True)
-    except errors.HeatRejected as exc:
-        if getattr(exc, 'status_code', None) != 400:
-            raise
-        reporter.info('note: Heat could not preview nested stacks (%s); previewing the '
-                      'top level only' % exc.message.splitlines()[0][:200])
-        return adapter.preview_update(ident, body, tags=tags,
-                                      disable_rollback=opts.disable_rollback, show_nested=False)
+def _preview_notes(seen, result, reporter):
+    result.preview_complete = seen.complete
+    for note in seen.notes:
+        _note(result, reporter, 'note: ' + note)
 
 
 def _flat(resources):
@@ -510,20 +514,31 @@ def _flat(resources):
             yield item
 
 
-def _destruction_guard(preview, opts, reporter):
+def _destruction_guard(preview, opts, reporter, seen=None):
+    """Refuse replacements, deletions and a partial preview unless allowed.
+
+    ``seen`` (a :class:`preview.Preview`) not complete: heatplan cannot see
+    every resource the update touches, which needs --allow-partial-preview
+    (or both --allow-replace and --allow-delete, which skip the preview).
+    """
     problems = []
     if preview['replaced'] and not opts.allow_replace:
         problems.append(('replaced', preview['replaced'], '--allow-replace'))
     if preview['deleted'] and not opts.allow_delete:
         problems.append(('deleted', preview['deleted'], '--allow-delete'))
-    if not problems:
+    partial = seen is not None and not seen.complete and not opts.allow_partial_preview
+    if not problems and not partial:
         return
     lines = []
     for kind, names, _flag in problems:
         lines.append('%d resource(s) would be %s:' % (len(names), kind))
         lines.extend('  %s' % n for n in names)
+    if partial:
+        lines.append('heatplan cannot see every resource this update touches, so more may '
+                     'be replaced or deleted:')
+        lines.extend('  %s' % n for n in seen.notes)
     text = '\n'.join(lines)
-    if opts.yes:
+    if opts.yes and not partial:
         reporter.info(text + '\n(--yes given: going ahead)')
         return
     answer = reporter.confirm(text + '\nGo ahead?')
@@ -531,10 +546,17 @@ def _destruction_guard(preview, opts, reporter):
         return
     if answer is not None:
         raise errors.Aborted('aborted, nothing changed')
-    flags = ' and '.join(f for _k, _n, f in problems)
-    raise errors.RefusedError(
-        'the update would destroy resources:\n' + text,
-        hint='pass %s (or --yes) if that is what you want' % flags)
+    flags = [f for _k, _n, f in problems]
+    if partial:
+        flags.append('--allow-partial-preview')
+    what = 'the update would destroy resources' if problems else \
+        'the update preview is incomplete'
+    hint = 'pass %s if that is what you want' % ' and '.join(flags)
+    if problems and not partial:
+        hint = 'pass %s (or --yes) if that is what you want' % ' and '.join(flags)
+    elif partial and not problems:
+        hint += ' (--allow-replace and --allow-delete together accept any change)'
+    raise errors.RefusedError('%s:\n%s' % (what, text), hint=hint)
 
 
 def _never_sent(exc):

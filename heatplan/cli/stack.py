@@ -23,6 +23,8 @@ class CliReporter(deploy_mod.Reporter):
         self.quiet = quiet
         self._last_line = 0.0
         self._bar = False
+        #: notes printed as they came (print_result does not repeat them)
+        self.shown = []
 
     def _clear_bar(self):
         if self._bar:
@@ -87,6 +89,10 @@ class CliReporter(deploy_mod.Reporter):
             raise errors.Aborted('aborted, nothing changed')
         return line.strip().lower() in ('y', 'yes')
 
+    def note(self, message):
+        self.info(message)
+        self.shown.append(message)
+
     def finish(self):
         self._clear_bar()
 
@@ -110,8 +116,13 @@ def add_deploy_arguments(parser):
                        help='go ahead even if resources would be replaced')
     group.add_argument('--allow-delete', action='store_true',
                        help='go ahead even if resources would be deleted')
+    group.add_argument('--allow-partial-preview', action='store_true',
+                       help='go ahead when Heat cannot preview every nested stack and '
+                            'heatplan previewed them one by one (a partial view; what it '
+                            'sees replaced or deleted is still refused)')
     group.add_argument('-y', '--yes', action='store_true',
-                       help='answer yes to the destruction prompt (replace and delete)')
+                       help='answer yes to the destruction prompt (replace and delete; '
+                            'not a partial preview)')
     group.add_argument('--supersede', action='store_true',
                        help='deploy even while the stack is IN_PROGRESS or another '
                             'deploy holds it (Heat supersedes the running operation)')
@@ -136,6 +147,7 @@ def deploy_options(parsed_args, stack):
         dry_run=getattr(parsed_args, 'dry_run', False),
         allow_replace=parsed_args.allow_replace,
         allow_delete=parsed_args.allow_delete,
+        allow_partial_preview=parsed_args.allow_partial_preview,
         yes=parsed_args.yes,
         supersede=parsed_args.supersede,
         expect_revision=parsed_args.expect_revision,
@@ -144,14 +156,15 @@ def deploy_options(parsed_args, stack):
     )
 
 
-def print_result(out, result, fmt):
+def print_result(out, result, fmt, shown=()):
     if fmt == 'json':
         json.dump(result.as_dict(), out, indent=2, sort_keys=True)
         out.write('\n')
         return
     rev = ' revision %s' % result.revision if result.revision is not None else ''
     for message in result.messages:
-        out.write(message + '\n')
+        if message not in shown:  # (notes already shown on stderr as they came)
+            out.write(message + '\n')
     if result.outcome == 'unchanged':
         out.write('%s: unchanged (%s%s)\n' % (result.stack, result.digest, rev))
         return
@@ -191,9 +204,10 @@ class Deploy(base.Command):
     creates the stack or updates it with one full PUT carrying the whole plan.
     Refuses to replace or delete resources unless allowed, to run while the
     stack is IN_PROGRESS or another deploy holds it, and says "unchanged"
-    when the deployed digest equals the plan's.  Exit codes: 0 success,
-    3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
-    6 deploy failed, 7 timed out, 8 Heat unreachable.
+    when the deployed digest equals the plan's.  When Heat cannot preview
+    every nested stack, refuses unless --allow-partial-preview.  Exit codes:
+    0 success, 3 plan invalid, 4 refused by a guard, 5 Heat rejected the
+    request, 6 deploy failed, 7 timed out, 8 Heat unreachable.
     """
 
     def get_parser(self, prog_name):
@@ -216,7 +230,7 @@ class Deploy(base.Command):
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
             reporter.finish()
-        print_result(self.app.stdout, result, parsed_args.format)
+        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
         return _finish(result)
 
 
@@ -251,7 +265,7 @@ class Rollback(base.Command):
                 deploy_options(parsed_args, parsed_args.stack), params, reporter)
         finally:
             reporter.finish()
-        print_result(self.app.stdout, result, parsed_args.format)
+        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
         return _finish(result)
 
 

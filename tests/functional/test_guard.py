@@ -1,10 +1,12 @@
 """Deploy fails closed (issue 11), against the real local Heat.
 
+1. the destruction guard when Heat cannot preview the nested stacks;
 5. an HTTP 500 from Heat on create/update releases the lock at once.
 
 Each test notes whether it failed before the fix.
 """
 
+import json
 import re
 
 import pytest
@@ -16,11 +18,121 @@ from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
 
 ExitCode = errors.ExitCode
+HOT = 'heat_template_version: 2021-04-16\n'
 
 
 def opts(name, **kwargs):
     kwargs.setdefault('poll', 0.5)
     return deploy.DeployOptions(stack=name, **kwargs)
+
+
+def physical_ids(adapter, name):
+    """``{(stack key, resource): physical id}`` of every resource, nested ones too."""
+    return {(deploy._stack_key(r['stack_name']), r['resource_name']):
+            r['physical_resource_id'] for r in adapter.list_resources(name, nested_depth=5)}
+
+
+# -- 1. the guard when Heat's nested preview fails ------------------------------------
+
+GROUP_MAIN = HOT + """\
+parameters:
+  count: {type: number, default: 2}
+  rep: {type: string, default: a}
+resources:
+  group:
+    type: OS::Heat::ResourceGroup
+    properties:
+      count: {get_param: count}
+      resource_def:
+        type: My::Member
+        properties:
+          rep: {get_param: rep}
+          index: "%index%"
+"""
+MEMBER = HOT + """\
+parameters:
+  rep: {type: string}
+  index: {type: string}
+resources:
+  inner:
+    type: OS::Heat::TestResource
+    properties:
+      value: {get_param: index}
+      update_replace_value: {get_param: rep}
+"""
+
+
+def group_plan(tmp_path):
+    return plans.write_plan(str(tmp_path / 'group'), {
+        'heatplan.yaml': 'template: main.yaml\nenvironments: [env/base.yaml]\n',
+        'main.yaml': GROUP_MAIN,
+        'templates/member.yaml': MEMBER,
+        'env/base.yaml': 'resource_registry:\n  My::Member: ../templates/member.yaml\n',
+    })
+
+
+def test_group_growth_hiding_a_nested_replacement_is_refused(cli, adapter, name, tmp_path):
+    """Before the fix: exit 0, the inner resources replaced, ``messages: []``."""
+    source = group_plan(tmp_path)
+    code, _out, err = cli('deploy', source, '--stack', name)
+    assert code == 0, err
+    ids = physical_ids(adapter, name)
+
+    # the control case: the nested change alone is seen by Heat's own preview
+    code, _out, err = cli('deploy', source, '--stack', name, '--parameter', 'rep=b')
+    assert code == ExitCode.REFUSED, err
+    assert 'would be replaced' in err and 'cannot see every resource' not in err
+
+    # the group grows while the same nested change happens: Heat's nested
+    # preview answers 400; previewing the nested stacks one by one finds it
+    grow = ('--parameter', 'count=3', '--parameter', 'rep=b')
+    code, out, err = cli('deploy', source, '--stack', name, *grow)
+    assert code == ExitCode.REFUSED, err
+    assert out == ''
+    assert 'HTTP 400' in err
+    # Heat's whole message, not cut mid-word
+    assert 'either malformed or otherwise incorrect.' in err
+    inner = re.findall(r'\n  (%s-group-[a-z0-9]{12}-[01]-[a-z0-9]{12}/inner) '
+                       r'\(OS::Heat::TestResource\)' % re.escape(name), err)
+    assert len(set(inner)) == 2, err
+    assert '2 resource(s) would be replaced' in err
+    assert '--allow-replace' in err and '--allow-partial-preview' in err
+    assert physical_ids(adapter, name) == ids
+    assert plans.revisions(adapter, name) == [(1, 'deployed')]
+
+    # accepting the partial view does not accept what it sees
+    code, _out, err = cli('deploy', source, '--stack', name, *grow, '--allow-partial-preview')
+    assert code == ExitCode.REFUSED, err
+    assert 'would be replaced' in err
+    assert physical_ids(adapter, name) == ids
+
+    # the dry run shows it all, and the JSON result carries every note
+    code, out, err = cli('deploy', source, '--stack', name, *grow, '--dry-run', '-f', 'json')
+    assert code == 0, err
+    result = json.loads(out)
+    assert result['preview_complete'] is False
+    notes = '\n'.join(result['messages'])
+    assert 'Heat could not preview the nested stacks' in notes
+    assert 'either malformed or otherwise incorrect.' in notes
+    assert 'one by one' in notes
+    assert len(result['preview']['replaced']) == 2, result['preview']
+    assert any('-group-2/inner' in a for a in result['preview']['added']), result['preview']
+
+    # the growth alone: nothing destroyed, but the view is partial: refused
+    # unless accepted explicitly
+    code, _out, err = cli('deploy', source, '--stack', name, '--parameter', 'count=3')
+    assert code == ExitCode.REFUSED, err
+    assert 'the update preview is incomplete' in err
+    assert '--allow-partial-preview' in err and 'would be replaced' not in err
+    code, out, err = cli('deploy', source, '--stack', name, '--parameter', 'count=3',
+                         '--allow-partial-preview', '-f', 'json')
+    assert code == 0, err
+    result = json.loads(out)
+    assert result['outcome'] == 'updated'
+    assert any('could not preview the nested stacks' in m for m in result['messages'])
+    after = physical_ids(adapter, name)
+    assert all(after[k] == v for k, v in ids.items()), 'an existing resource was replaced'
+    assert len([k for k in after if k[1] == 'inner']) == 3
 
 
 # -- 5. Heat's own 500 on create/update ------------------------------------------------
