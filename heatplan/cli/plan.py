@@ -122,12 +122,16 @@ class Package(base.Command):
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE', required=True,
-                            help='archive to write (.tar.gz)')
+                            help='archive to write (.tar.gz; - is stdout); a regular '
+                                 'file is replaced atomically, a device or fifo written '
+                                 'through, a directory or socket refused')
         return parser
 
     def take_action(self, parsed_args):
-        plan = actions.package(plan_options(parsed_args), parsed_args.output)
-        self.app.stdout.write('%s: %d files, %s\n' % (
+        plan = actions.package(plan_options(parsed_args), parsed_args.output,
+                               stdout=self.app.stdout)
+        summary = self.app.stdout if parsed_args.output != '-' else sys.stderr
+        summary.write('%s: %d files, %s\n' % (
             parsed_args.output, len(plan.files) + 1, plan.digest))
         return 0
 

@@ -178,3 +178,12 @@ def test_export_to_a_device_as_a_directory_is_refused(tmp_path):
 def test_export_to_dash_is_refused():
     with pytest.raises(errors.OutputError):
         history.write_tree({'a.yaml': b'x'}, '-')
+
+
+def test_package_dash_writes_the_archive_on_stdout_and_the_summary_on_stderr(plan,
+                                                                            capsysbinary):
+    assert run('package', plan, '-o', '-') == 0
+    out, err = capsysbinary.readouterr()
+    assert out.startswith(b'\x1f\x8b')  # gzip
+    assert err.startswith(b'-: 3 files, sha256:')  # main.yaml, heatplan.yaml + 1
+    assert not os.path.exists('-')
