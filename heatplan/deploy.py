@@ -24,6 +24,7 @@ import time
 from heatplan import assemble
 from heatplan import compare
 from heatplan import errors
+from heatplan import precedence
 from heatplan import preview as preview_mod
 from heatplan import store as store_mod
 
@@ -40,6 +41,13 @@ class DeployOptions:
     allow_delete: bool = False
     #: go ahead when Heat could not preview every nested stack (see preview.py)
     allow_partial_preview: bool = False
+    #: hidden parameters the deployed revision had a value for that this
+    #: deploy may let go back to the template's default
+    reset_hidden: list = dataclasses.field(default_factory=list)
+    #: names given with --parameter/--parameter-file (for messages)
+    cli_parameters: list = dataclasses.field(default_factory=list)
+    #: notes the caller has about the plan (e.g. -e replaced the manifest's list)
+    notes: list = dataclasses.field(default_factory=list)
     yes: bool = False
     supersede: bool = False
     expect_revision: int = None
@@ -63,6 +71,8 @@ class DeployResult:
     failures: list = dataclasses.field(default_factory=list)
     elapsed: float = 0.0
     messages: list = dataclasses.field(default_factory=list)
+    #: body parameters an environment file's ``parameters:`` overrides: {name: file}
+    shadowed: dict = dataclasses.field(default_factory=dict)
     #: False when Heat could not preview every nested stack
     preview_complete: bool = True
 
@@ -328,6 +338,77 @@ def _note(result, reporter, message):
     reporter.note(message)
 
 
+def _parameter_place(plan, opts, name):
+    if name in (opts.cli_parameters or ()):
+        return '--parameter %s' % name
+    d = plan.definition
+    if d is None:
+        return 'the recorded parameter %s' % name
+    if name in d.parameter_files:
+        return 'parameter file %s (%s)' % (name, d.parameter_files[name])
+    if 'heatplan.yaml' in (d.origin or ''):
+        return 'heatplan.yaml parameter %s' % name
+    return 'parameter %s' % name
+
+
+def hidden_not_given(old_manifest, body):
+    """Hidden parameters the deployed plan had a value for and ``body`` gives none."""
+    if not old_manifest or not old_manifest.get('hidden_parameters'):
+        return []
+    given = set(body.get('parameters') or {}) | precedence.environment_values(body)
+    declared = precedence.declared(body)
+    return sorted(name for name in old_manifest.get('hidden_parameters', [])
+                  if name not in given and (declared is None or name in declared))
+
+
+def missing_hidden_error(names, what, reset_flag=False):
+    """The refusal for hidden values heatplan cannot supply (deploy and rollback)."""
+    hint = 'pass them again: %s' % ' '.join('--parameter %s=...' % k for k in names)
+    if reset_flag:
+        hint += '; or let Heat reset them to the template default: %s' % ' '.join(
+            '--reset-hidden %s' % k for k in names)
+    return errors.RefusedError(
+        '%s needs the value of hidden parameter(s) %s, which heatplan does not store'
+        % (what, ', '.join(names)), hint=hint)
+
+
+def _check_hidden(old_manifest, plan, opts, reporter, result, current, flight):
+    missing = [n for n in hidden_not_given(old_manifest, plan.body)
+               if n not in (opts.reset_hidden or ())]
+    if not missing:
+        return
+    rev = 'revision %d' % current.revision if current else 'the deployed plan'
+    text = ('hidden parameter(s) %s had a value in %s and this plan gives none: Heat '
+            'would reset them to the template default' % (', '.join(missing), rev))
+    if opts.dry_run:
+        _note(result, reporter, 'warning: %s (deploy will refuse unless %s)' % (
+            text, ' '.join('--reset-hidden %s' % n for n in missing)))
+        return
+    flight.phase = 'asking'
+    answer = reporter.confirm(text + '.\nReset them?')
+    flight.phase = 'reading'
+    if answer:
+        _note(result, reporter, 'hidden parameter(s) %s reset to the template default '
+              '(confirmed)' % ', '.join(missing))
+        return
+    if answer is not None:
+        raise errors.Aborted('aborted, nothing changed')
+    raise missing_hidden_error(missing, 'stack %s (%s)' % (opts.stack, rev), reset_flag=True)
+
+
+def _report_shadowing(plan, opts, reporter, result, changes):
+    shadowed = precedence.shadowed(plan.body)
+    result.shadowed = shadowed
+    for name, env in sorted(shadowed.items()):
+        _note(result, reporter,
+              'warning: %s is overridden by the parameters: section of environment file '
+              '%s: Heat uses the environment\'s value' % (_parameter_place(plan, opts, name),
+                                                         env))
+    if shadowed:
+        # A value Heat will not use is no change: do not report one.
+        changes.parameters = [n for n in changes.parameters if n not in shadowed]
+
+
 def _deploy(adapter, plan, opts, reporter, flight):
     started = time.monotonic()
     _validate_tags(opts.tags)
@@ -367,6 +448,12 @@ def _deploy(adapter, plan, opts, reporter, flight):
         result.revision = current.revision if current else None
         result.status = _status(stack)
         return result
+
+    for message in opts.notes:
+        _note(result, reporter, message)
+    _report_shadowing(plan, opts, reporter, result, changes)
+    if stack is not None:
+        _check_hidden(old_manifest, plan, opts, reporter, result, current, flight)
 
     body = plan.body
     tags = stack_tags(store_mod.tags_of(stack) if stack else [], opts.tags, next_rev,

@@ -293,10 +293,7 @@ def plan_from_record(files, manifest, parameters=None):
     supplied.update(parameters or {})
     missing = sorted(k for k in hidden if k not in supplied)
     if missing:
-        raise errors.RefusedError(
-            'revision needs the value of hidden parameter(s) %s, which heatplan does '
-            'not store' % ', '.join(missing),
-            hint='pass them again: %s' % ' '.join('--parameter %s=...' % k for k in missing))
+        raise deploy_mod.missing_hidden_error(missing, 'revision')
     params.update(supplied)
     fingerprints = {}
     for name in hidden:

@@ -24,7 +24,9 @@ def add_plan_arguments(parser, source_optional=False):
                        help='root template')
     group.add_argument('-e', '--environment', metavar='PATH', action='append',
                        dest='environments',
-                       help='environment file; repeat in merge order (later wins)')
+                       help='environment file; repeat in merge order (later wins). '
+                            'Replaces the manifest\'s whole environment list, it does not '
+                            'add to it: list every environment to deploy')
     group.add_argument('--parameter', metavar='KEY=VALUE', action='append',
                        dest='parameters', help='root template parameter; repeatable')
     group.add_argument('--parameter-file', metavar='KEY=PATH', action='append',

@@ -120,9 +120,13 @@ def add_deploy_arguments(parser):
                        help='go ahead when Heat cannot preview every nested stack and '
                             'heatplan previewed them one by one (a partial view; what it '
                             'sees replaced or deleted is still refused)')
+    group.add_argument('--reset-hidden', action='append', default=[], metavar='NAME',
+                       help='let hidden parameter NAME, which the deployed revision had '
+                            'a value for, go back to the template default when the plan '
+                            'gives none (repeatable; default: refuse)')
     group.add_argument('-y', '--yes', action='store_true',
                        help='answer yes to the destruction prompt (replace and delete; '
-                            'not a partial preview)')
+                            'not a partial preview or a hidden reset)')
     group.add_argument('--supersede', action='store_true',
                        help='deploy even while the stack is IN_PROGRESS or another '
                             'deploy holds it (Heat supersedes the running operation)')
@@ -148,12 +152,22 @@ def deploy_options(parsed_args, stack):
         allow_replace=parsed_args.allow_replace,
         allow_delete=parsed_args.allow_delete,
         allow_partial_preview=parsed_args.allow_partial_preview,
+        reset_hidden=list(parsed_args.reset_hidden),
+        cli_parameters=_cli_parameter_names(parsed_args),
         yes=parsed_args.yes,
         supersede=parsed_args.supersede,
         expect_revision=parsed_args.expect_revision,
         wait=parsed_args.wait,
         history_max=parsed_args.history_max,
     )
+
+
+def _cli_parameter_names(parsed_args):
+    names = []
+    for item in (getattr(parsed_args, 'parameters', None) or []) + \
+            (getattr(parsed_args, 'parameter_files', None) or []):
+        names.append(item.split('=', 1)[0])
+    return names
 
 
 def print_result(out, result, fmt, shown=()):
@@ -205,9 +219,14 @@ class Deploy(base.Command):
     Refuses to replace or delete resources unless allowed, to run while the
     stack is IN_PROGRESS or another deploy holds it, and says "unchanged"
     when the deployed digest equals the plan's.  When Heat cannot preview
-    every nested stack, refuses unless --allow-partial-preview.  Exit codes:
-    0 success, 3 plan invalid, 4 refused by a guard, 5 Heat rejected the
-    request, 6 deploy failed, 7 timed out, 8 Heat unreachable.
+    every nested stack, refuses unless --allow-partial-preview.  Refuses to
+    let a hidden parameter the deployed revision had a value for go back to
+    its default unless --reset-hidden NAME.  -e replaces the manifest's
+    environment list (it does not add to it), and a --parameter that an
+    environment file's parameters: section overrides is reported (Heat uses
+    the environment's value).  Exit codes: 0 success,
+    3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
+    6 deploy failed, 7 timed out, 8 Heat unreachable.
     """
 
     def get_parser(self, prog_name):
@@ -222,10 +241,12 @@ class Deploy(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
+        plan_opts = plan_cli.plan_options(parsed_args)
+        src, plan = actions.build_plan(plan_opts)
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
         opts = deploy_options(parsed_args, parsed_args.stack)
+        opts.notes = actions.definition_notes(src, plan_opts, plan)
         try:
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:

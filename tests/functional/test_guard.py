@@ -1,6 +1,8 @@
 """Deploy fails closed (issue 11), against the real local Heat.
 
 1. the destruction guard when Heat cannot preview the nested stacks;
+2. a hidden parameter reset on the redeploy of an export;
+3. a --parameter an environment file's ``parameters:`` shadows;
 5. an HTTP 500 from Heat on create/update releases the lock at once.
 
 Each test notes whether it failed before the fix.
@@ -133,6 +135,115 @@ def test_group_growth_hiding_a_nested_replacement_is_refused(cli, adapter, name,
     after = physical_ids(adapter, name)
     assert all(after[k] == v for k, v in ids.items()), 'an existing resource was replaced'
     assert len([k for k in after if k[1] == 'inner']) == 3
+
+
+# -- 2. hidden values on redeploy ------------------------------------------------------
+
+SECRET_MAIN = HOT + """\
+parameters:
+  admin_password:
+    type: string
+    hidden: true
+    default: template-default
+  label: {type: string, default: x}
+resources:
+  v:
+    type: OS::Heat::Value
+    properties: {value: {get_param: admin_password}}
+outputs:
+  seen: {value: {get_attr: [v, value]}}
+"""
+
+
+def test_redeploying_an_export_does_not_reset_a_hidden_value(cli, adapter, name, tmp_path):
+    """Before the fix: "updated revision 2", exit 0, and the value went back to the default."""
+    source = plans.write_plan(str(tmp_path / 'secret'), {
+        'heatplan.yaml': 'template: main.yaml\n', 'main.yaml': SECRET_MAIN})
+    code, _out, err = cli('deploy', source, '--stack', name,
+                          '--parameter', 'admin_password=s3cret-Zq9')
+    assert code == 0, err
+    exported = tmp_path / 'exported'
+    code, _out, err = cli('export', name, exported)
+    assert code == 0, err
+
+    code, out, err = cli('deploy', exported, '--stack', name)
+    assert code == ExitCode.REFUSED, err
+    assert 'hidden parameter(s) admin_password' in err
+    assert '--parameter admin_password=...' in err and '--reset-hidden admin_password' in err
+    assert out == ''
+    assert plans.revisions(adapter, name) == [(1, 'deployed')]
+    assert adapter.get_outputs(name)['seen'] == 's3cret-Zq9'
+
+    # the dry run warns and changes nothing
+    code, out, err = cli('deploy', exported, '--stack', name, '--dry-run')
+    assert code == 0, err
+    assert 'warning: hidden parameter(s) admin_password had a value in revision 1' in out + err
+
+    # the value again: the same plan, unchanged
+    code, out, err = cli('deploy', exported, '--stack', name,
+                         '--parameter', 'admin_password=s3cret-Zq9')
+    assert code == 0, err
+    assert 'unchanged' in out
+
+    # an explicit reset is the other way through
+    code, out, err = cli('deploy', exported, '--stack', name,
+                         '--reset-hidden', 'admin_password')
+    assert code == 0, err
+    assert 'updated revision 2' in out
+    assert adapter.get_outputs(name)['seen'] == 'template-default'
+
+
+# -- 3. a parameter an environment shadows -----------------------------------------------
+
+SHADOW_MAIN = HOT + """\
+parameters:
+  node_count: {type: number, default: 1}
+  label: {type: string, default: x}
+resources:
+  v:
+    type: OS::Heat::Value
+    properties: {value: {get_param: node_count}}
+outputs:
+  seen: {value: {get_attr: [v, value]}}
+"""
+
+
+def test_a_shadowed_parameter_is_reported_not_shown_as_a_change(cli, adapter, name,
+                                                                 tmp_path):
+    """Before the fix: "parameter changed: node_count", and the stack kept 2 silently."""
+    source = plans.write_plan(str(tmp_path / 'shadow'), {
+        'heatplan.yaml': 'template: main.yaml\nenvironments: [env/scale.yaml]\n',
+        'main.yaml': SHADOW_MAIN,
+        'env/scale.yaml': 'parameters:\n  node_count: 2\n',
+        'env/other.yaml': 'parameter_defaults:\n  label: other\n',
+    })
+    code, _out, err = cli('deploy', source, '--stack', name)
+    assert code == 0, err
+    assert adapter.get_outputs(name)['seen'] == 2
+
+    code, out, err = cli('deploy', source, '--stack', name, '--parameter', 'node_count=5',
+                         '--dry-run')
+    assert code == 0, err
+    assert 'parameter changed: node_count' not in out
+    assert ('warning: --parameter node_count is overridden by the parameters: section '
+            'of environment file env/scale.yaml') in err
+
+    code, out, err = cli('deploy', source, '--stack', name, '--parameter', 'node_count=5',
+                         '-f', 'json')
+    assert code == 0, err
+    result = json.loads(out)
+    assert result['shadowed'] == {'node_count': 'env/scale.yaml'}
+    assert result['changes']['parameters'] == []
+    assert any('--parameter node_count' in m and 'env/scale.yaml' in m
+               for m in result['messages'])
+    assert adapter.get_outputs(name)['seen'] == 2  # Heat used the environment's value
+
+    # -e replaces the manifest's environment list, and says so
+    code, out, err = cli('deploy', source, '--stack', name, '-e', 'env/other.yaml',
+                         '--dry-run')
+    assert code == 0, err
+    assert ('note: -e replaced the environment list of heatplan.yaml (env/scale.yaml) with '
+            'env/other.yaml; not deployed: env/scale.yaml') in err
 
 
 # -- 5. Heat's own 500 on create/update ------------------------------------------------
