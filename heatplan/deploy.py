@@ -44,7 +44,7 @@ class DeployOptions:
     #: hidden parameters the deployed revision had a value for that this
     #: deploy may let go back to the template's default
     reset_hidden: list = dataclasses.field(default_factory=list)
-    #: names given with --parameter/--parameter-file (for messages)
+    #: names given with --parameter (for messages)
     cli_parameters: list = dataclasses.field(default_factory=list)
     #: notes the caller has about the plan (e.g. -e replaced the manifest's list)
     notes: list = dataclasses.field(default_factory=list)

@@ -163,11 +163,8 @@ def deploy_options(parsed_args, stack):
 
 
 def _cli_parameter_names(parsed_args):
-    names = []
-    for item in (getattr(parsed_args, 'parameters', None) or []) + \
-            (getattr(parsed_args, 'parameter_files', None) or []):
-        names.append(item.split('=', 1)[0])
-    return names
+    """Names given with --parameter (for messages naming where a value came from)."""
+    return [item.split('=', 1)[0] for item in getattr(parsed_args, 'parameters', None) or []]
 
 
 def print_result(out, result, fmt, shown=()):
