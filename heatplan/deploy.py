@@ -24,6 +24,8 @@ import time
 from heatplan import assemble
 from heatplan import compare
 from heatplan import errors
+from heatplan import precedence
+from heatplan import preview as preview_mod
 from heatplan import store as store_mod
 
 
@@ -37,6 +39,15 @@ class DeployOptions:
     dry_run: bool = False
     allow_replace: bool = False
     allow_delete: bool = False
+    #: go ahead when Heat could not preview every nested stack (see preview.py)
+    allow_partial_preview: bool = False
+    #: hidden parameters the deployed revision had a value for that this
+    #: deploy may let go back to the template's default
+    reset_hidden: list = dataclasses.field(default_factory=list)
+    #: names given with --parameter (for messages)
+    cli_parameters: list = dataclasses.field(default_factory=list)
+    #: notes the caller has about the plan (e.g. -e replaced the manifest's list)
+    notes: list = dataclasses.field(default_factory=list)
     yes: bool = False
     supersede: bool = False
     expect_revision: int = None
@@ -60,6 +71,10 @@ class DeployResult:
     failures: list = dataclasses.field(default_factory=list)
     elapsed: float = 0.0
     messages: list = dataclasses.field(default_factory=list)
+    #: body parameters an environment file's ``parameters:`` overrides: {name: file}
+    shadowed: dict = dataclasses.field(default_factory=dict)
+    #: False when Heat could not preview every nested stack
+    preview_complete: bool = True
 
     def as_dict(self):
         out = dataclasses.asdict(self)
@@ -82,6 +97,9 @@ class Reporter:
     def confirm(self, question):
         """Ask the user; None when nobody can be asked (not a terminal)."""
         return None
+
+    def note(self, message):
+        """A warning or note, as soon as it is known (also in ``result.messages``)."""
 
 
 IN_PROGRESS = '_IN_PROGRESS'
@@ -260,8 +278,138 @@ def settle(st, records, record, stack):
     return record.status
 
 
+class _Flight:
+    """Where a deploy is, for the message a Ctrl-C gets."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.phase = 'reading'      # reading | asking | locking | sending | applying | settling
+        self.revision = None
+        self.created = False        # the deploy creates the stack
+        self.status = None          # how the stack ended (settling)
+
+    def interrupted(self):
+        name, rev = self.stack, self.revision
+        recover = 'heatplan recover %s' % name
+        if self.phase in ('reading', 'asking'):
+            return errors.Interrupted(
+                'nothing was sent: stack %s is unchanged and no revision was recorded' % name)
+        if self.phase == 'locking':
+            return errors.Interrupted(
+                'interrupted while taking the deploy lock (the pending record of revision '
+                '%d of %s); the plan was not sent: the stack is unchanged' % (rev, name),
+                hint='run "%s --force" to release the lock (or wait %d s and run "%s"), '
+                     'then deploy again' % (recover, STALE_AFTER, recover))
+        if self.phase == 'sending':
+            return errors.Interrupted(
+                'interrupted while sending revision %d to stack %s: Heat may or may not '
+                'have taken it, and if it did it goes on with it' % (rev, name),
+                hint='see "heatplan history %s" and "openstack stack show %s"; once the '
+                     'stack is no longer IN_PROGRESS (or after %d s), run "%s"'
+                     % (name, name, STALE_AFTER, recover))
+        if self.phase == 'settling':
+            return errors.Interrupted(
+                'stack %s ended %s; interrupted while recording the outcome of revision %d'
+                % (name, self.status, rev),
+                hint='run "%s" to record it' % recover)
+        what = 'creating' if self.created else 'updating'
+        return errors.Interrupted(
+            'heatplan stopped watching, but Heat goes on %s stack %s with revision %d '
+            '(recorded as pending)' % (what, name, rev),
+            hint='follow it with "openstack stack show %s" or "heatplan history %s"; once '
+                 'the stack is no longer IN_PROGRESS run "%s" to record the outcome'
+                 % (name, name, recover))
+
+
 def deploy(adapter, plan, opts, reporter=None):
-    reporter = reporter or Reporter()
+    """Deploy ``plan`` to ``opts.stack``; see the module doc for the order of work.
+
+    Ctrl-C raises :class:`errors.Interrupted` saying what is in flight.
+    """
+    flight = _Flight(opts.stack)
+    try:
+        return _deploy(adapter, plan, opts, reporter or Reporter(), flight)
+    except KeyboardInterrupt:
+        raise flight.interrupted() from None
+
+
+def _note(result, reporter, message):
+    result.messages.append(message)
+    reporter.note(message)
+
+
+def _parameter_place(plan, opts, name):
+    if name in (opts.cli_parameters or ()):
+        return '--parameter %s' % name
+    d = plan.definition
+    if d is None:
+        return 'the recorded parameter %s' % name
+    if name in d.parameter_files:
+        return 'parameter file %s (%s)' % (name, d.parameter_files[name])
+    if 'heatplan.yaml' in (d.origin or ''):
+        return 'heatplan.yaml parameter %s' % name
+    return 'parameter %s' % name
+
+
+def hidden_not_given(old_manifest, body):
+    """Hidden parameters the deployed plan had a value for and ``body`` gives none."""
+    if not old_manifest or not old_manifest.get('hidden_parameters'):
+        return []
+    given = set(body.get('parameters') or {}) | precedence.environment_values(body)
+    declared = precedence.declared(body)
+    return sorted(name for name in old_manifest.get('hidden_parameters', [])
+                  if name not in given and (declared is None or name in declared))
+
+
+def missing_hidden_error(names, what, reset_flag=False):
+    """The refusal for hidden values heatplan cannot supply (deploy and rollback)."""
+    hint = 'pass them again: %s' % ' '.join('--parameter %s=...' % k for k in names)
+    if reset_flag:
+        hint += '; or let Heat reset them to the template default: %s' % ' '.join(
+            '--reset-hidden %s' % k for k in names)
+    return errors.RefusedError(
+        '%s needs the value of hidden parameter(s) %s, which heatplan does not store'
+        % (what, ', '.join(names)), hint=hint)
+
+
+def _check_hidden(old_manifest, plan, opts, reporter, result, current, flight):
+    missing = [n for n in hidden_not_given(old_manifest, plan.body)
+               if n not in (opts.reset_hidden or ())]
+    if not missing:
+        return
+    rev = 'revision %d' % current.revision if current else 'the deployed plan'
+    text = ('hidden parameter(s) %s had a value in %s and this plan gives none: Heat '
+            'would reset them to the template default' % (', '.join(missing), rev))
+    if opts.dry_run:
+        _note(result, reporter, 'warning: %s (deploy will refuse unless %s)' % (
+            text, ' '.join('--reset-hidden %s' % n for n in missing)))
+        return
+    flight.phase = 'asking'
+    answer = reporter.confirm(text + '.\nReset them?')
+    flight.phase = 'reading'
+    if answer:
+        _note(result, reporter, 'hidden parameter(s) %s reset to the template default '
+              '(confirmed)' % ', '.join(missing))
+        return
+    if answer is not None:
+        raise errors.Aborted('aborted, nothing changed')
+    raise missing_hidden_error(missing, 'stack %s (%s)' % (opts.stack, rev), reset_flag=True)
+
+
+def _report_shadowing(plan, opts, reporter, result, changes):
+    shadowed = precedence.shadowed(plan.body)
+    result.shadowed = shadowed
+    for name, env in sorted(shadowed.items()):
+        _note(result, reporter,
+              'warning: %s is overridden by the parameters: section of environment file '
+              '%s: Heat uses the environment\'s value' % (_parameter_place(plan, opts, name),
+                                                         env))
+    if shadowed:
+        # A value Heat will not use is no change: do not report one.
+        changes.parameters = [n for n in changes.parameters if n not in shadowed]
+
+
+def _deploy(adapter, plan, opts, reporter, flight):
     started = time.monotonic()
     _validate_tags(opts.tags)
     st = store_mod.Store(adapter)
@@ -301,6 +449,12 @@ def deploy(adapter, plan, opts, reporter=None):
         result.status = _status(stack)
         return result
 
+    for message in opts.notes:
+        _note(result, reporter, message)
+    _report_shadowing(plan, opts, reporter, result, changes)
+    if stack is not None:
+        _check_hidden(old_manifest, plan, opts, reporter, result, current, flight)
+
     body = plan.body
     tags = stack_tags(store_mod.tags_of(stack) if stack else [], opts.tags, next_rev,
                       plan.digest)
@@ -314,8 +468,10 @@ def deploy(adapter, plan, opts, reporter=None):
             result.preview = {'added': [_describe_change(r) for r in _flat(resources)]}
         else:
             ident = '%s/%s' % (stack['stack_name'], stack['id'])
-            result.preview = _flatten_preview(
-                _preview_update(adapter, ident, body, tags, opts, reporter))
+            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
+                                              disable_rollback=opts.disable_rollback)
+            _preview_notes(seen, result, reporter)
+            result.preview = _flatten_preview(seen.changes)
         result.outcome = 'dry-run'
         return result
 
@@ -323,14 +479,20 @@ def deploy(adapter, plan, opts, reporter=None):
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
         if not (opts.allow_replace and opts.allow_delete):
             # (both allowed: the preview could not refuse anything; skip it)
-            changes_raw = _preview_update(adapter, ident, body, tags, opts, reporter)
-            preview = _flatten_preview(changes_raw,
-                                       _existing_resources(adapter, ident, changes_raw))
+            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
+                                              disable_rollback=opts.disable_rollback)
+            _preview_notes(seen, result, reporter)
+            preview = _flatten_preview(seen.changes,
+                                       _existing_resources(adapter, ident, seen.changes))
             result.preview = preview
-            _destruction_guard(preview, opts, reporter)
+            flight.phase = 'asking'
+            _destruction_guard(preview, opts, reporter, seen)
+            flight.phase = 'reading'
 
     held_text = 'revision %s' % held_rev if held_rev else (
         'its previous plan' if stack is not None else 'no stack yet')
+    flight.revision = next_rev
+    flight.phase = 'locking'
     try:
         record = st.create_pending(opts.stack, next_rev, body, plan.digest,
                                    dict(opts.meta, action=opts.action,
@@ -340,10 +502,12 @@ def deploy(adapter, plan, opts, reporter=None):
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         raise type(exc)(
             '%s\ntaking the deploy lock (revision %d) failed, so nothing was sent to the '
-            'stack: it is unchanged (%s)' % (exc.message, next_rev, held_text),
+            'stack: %s' % (exc.message, next_rev, _unchanged(opts.stack, stack, held_text)),
             hint='a pending record may have been left behind: run "heatplan recover %s" '
                  '(after %d s), then deploy again' % (opts.stack, STALE_AFTER))
     result.revision = next_rev
+    flight.created = stack is None
+    flight.phase = 'sending'
     try:
         if stack is None:
             created = adapter.create_stack(opts.stack, body, tags=tags,
@@ -360,12 +524,14 @@ def deploy(adapter, plan, opts, reporter=None):
         if code is not None and code < 500:
             # Heat refused the request itself: nothing was applied.
             _set_status_quietly(st, record, store_mod.FAILED)
-            exc.message += '\nnothing was applied: the stack is unchanged (%s)' % held_text
+            exc.message += '\nnothing was applied: %s; revision %d is recorded as failed' % (
+                _unchanged(opts.stack, stack, held_text), next_rev)
             raise
         # A 5xx may come from a proxy, before or after Heat took the plan.
-        raise _after_fault(adapter, st, record, opts, exc, held_text)
+        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
     except errors.ConnectionFailed as exc:
-        raise _after_fault(adapter, st, record, opts, exc, held_text)
+        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
+    flight.phase = 'applying'
     reporter.info('%s %s: revision %d, %s' % (
         'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
         plan.digest))
@@ -384,6 +550,8 @@ def deploy(adapter, plan, opts, reporter=None):
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     result.status = status
     result.elapsed = time.monotonic() - started
+    flight.phase = 'settling'
+    flight.status = status
     try:
         records = st.records(opts.stack)
         settle(st, records, record, adapter.get_stack(ident))
@@ -405,6 +573,13 @@ def deploy(adapter, plan, opts, reporter=None):
     return result
 
 
+def _unchanged(name, stack, held_text):
+    """'the stack is unchanged (...)', or that there is still no stack."""
+    if stack is None:
+        return 'there is still no stack %s' % name
+    return 'the stack is unchanged (%s)' % held_text
+
+
 def _set_status_quietly(st, record, status):
     try:
         st.set_status(record, status)
@@ -412,23 +587,10 @@ def _set_status_quietly(st, record, status):
         pass  # recover settles it later
 
 
-def _preview_update(adapter, ident, body, tags, opts, reporter):
-    """Heat's update preview, nested stacks included when Heat can.
-
-    Heat 27 fails the nested preview (HTTP 400, a TypeError inside Heat) when
-    a resource that owns a nested stack would be replaced; the top-level
-    preview still works and still shows that replacement.
-    """
-    try:
-        return adapter.preview_update(ident, body, tags=tags,
-                                      disable_rollback=opts.disable_rollback, show_nested=True)
-    except errors.HeatRejected as exc:
-        if getattr(exc, 'status_code', None) != 400:
-            raise
-        reporter.info('note: Heat could not preview nested stacks (%s); previewing the '
-                      'top level only' % exc.message.splitlines()[0][:200])
-        return adapter.preview_update(ident, body, tags=tags,
-                                      disable_rollback=opts.disable_rollback, show_nested=False)
+def _preview_notes(seen, result, reporter):
+    result.preview_complete = seen.complete
+    for note in seen.notes:
+        _note(result, reporter, 'note: ' + note)
 
 
 def _flat(resources):
@@ -439,29 +601,49 @@ def _flat(resources):
             yield item
 
 
-def _destruction_guard(preview, opts, reporter):
+def _destruction_guard(preview, opts, reporter, seen=None):
+    """Refuse replacements, deletions and a partial preview unless allowed.
+
+    ``seen`` (a :class:`preview.Preview`) not complete: heatplan cannot see
+    every resource the update touches, which needs --allow-partial-preview
+    (or both --allow-replace and --allow-delete, which skip the preview).
+    """
     problems = []
     if preview['replaced'] and not opts.allow_replace:
         problems.append(('replaced', preview['replaced'], '--allow-replace'))
     if preview['deleted'] and not opts.allow_delete:
         problems.append(('deleted', preview['deleted'], '--allow-delete'))
-    if not problems:
+    partial = seen is not None and not seen.complete and not opts.allow_partial_preview
+    if not problems and not partial:
         return
     lines = []
     for kind, names, _flag in problems:
         lines.append('%d resource(s) would be %s:' % (len(names), kind))
         lines.extend('  %s' % n for n in names)
+    if partial:
+        lines.append('heatplan cannot see every resource this update touches, so more may '
+                     'be replaced or deleted:')
+        lines.extend('  %s' % n for n in seen.notes)
     text = '\n'.join(lines)
-    if opts.yes:
+    if opts.yes and not partial:
         reporter.info(text + '\n(--yes given: going ahead)')
         return
     answer = reporter.confirm(text + '\nGo ahead?')
     if answer:
         return
-    flags = ' and '.join(f for _k, _n, f in problems)
-    raise errors.RefusedError(
-        'the update would destroy resources:\n' + text,
-        hint='pass %s (or --yes) if that is what you want' % flags)
+    if answer is not None:
+        raise errors.Aborted('aborted, nothing changed')
+    flags = [f for _k, _n, f in problems]
+    if partial:
+        flags.append('--allow-partial-preview')
+    what = 'the update would destroy resources' if problems else \
+        'the update preview is incomplete'
+    hint = 'pass %s if that is what you want' % ' and '.join(flags)
+    if problems and not partial:
+        hint = 'pass %s (or --yes) if that is what you want' % ' and '.join(flags)
+    elif partial and not problems:
+        hint += ' (--allow-replace and --allow-delete together accept any change)'
+    raise errors.RefusedError('%s:\n%s' % (what, text), hint=hint)
 
 
 def _never_sent(exc):
@@ -471,16 +653,35 @@ def _never_sent(exc):
         'connection refused' in text or 'errno 111' in text)
 
 
-def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan'):
+def _heat_answered(exc):
+    """True for a 500 Heat's API itself answered (its JSON names the error type).
+
+    A gateway's 502/503/504 (or its HTML page) may come before or after Heat
+    took the request.  Heat answers an RPC timeout (``MessagingTimeout``)
+    with a 500 too, but the engine may still take the request: that one
+    proves nothing either.
+    """
+    kind = getattr(exc, 'heat_type', None) or ''
+    return isinstance(exc, errors.HeatRejected) and \
+        getattr(exc, 'status_code', None) == 500 and bool(kind) and \
+        'timeout' not in kind.lower()
+
+
+def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', before=None):
     """The create/update call failed in transit: find out whether Heat took it.
 
-    Only a refused connection proves the request was never sent.  After a
-    timeout, a dropped connection or a proxy's 5xx the request may have
-    reached Heat, or may still: the record stays pending for ``recover``.
+    Only a refused connection, or Heat's own error answer followed by a read
+    showing the stack without the plan and not in progress, proves the plan
+    was not taken; then the record is settled as failed (the lock is
+    released).  After a timeout, a dropped connection or a proxy's 5xx the
+    request may have reached Heat, or may still: the record stays pending for
+    ``recover``.
     """
     cls = type(exc)
     try:
         stack = adapter.get_stack(opts.stack)
+        if stack is not None and _heat_answered(exc):
+            stack = confirm_read(adapter, stack)   # a read Heat cannot have torn
     except errors.HeatplanError:
         return cls(
             '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
@@ -496,12 +697,25 @@ def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan'):
     if _never_sent(exc):
         _set_status_quietly(st, record, store_mod.FAILED)
         return cls(
-            '%s\nthe request was not sent: Heat did not take the plan and the stack is '
-            'unchanged (%s)' % (exc.message, held_text),
+            '%s\nthe request was not sent: Heat did not take the plan and %s'
+            % (exc.message, _unchanged(opts.stack, before, held_text)),
             hint='deploy again when Heat is reachable')
+    same_stack = (stack is None and before is None) or (
+        stack is not None and before is not None and stack.get('id') == before.get('id'))
+    if _heat_answered(exc) and same_stack and IN_PROGRESS not in _status(stack):
+        # Heat itself answered with an error and the stack, read after that
+        # answer, neither carries the plan nor is being changed: nothing runs.
+        _set_status_quietly(st, record, store_mod.FAILED)
+        return cls(
+            '%s\nHeat answered with its own error and did not take the plan: %s; '
+            'revision %d is recorded as failed and the stack is free to deploy'
+            % (exc.message, _unchanged(opts.stack, before, held_text), record.revision),
+            hint='deploy again (see heat.log or the Heat API log for the cause)')
+    now = 'there was no stack %s yet' % opts.stack if stack is None else \
+        'the stack still had %s' % held_text
     return cls(
-        '%s\nwhen heatplan checked, Heat had not started on the plan (the stack still '
-        'had %s); the request may or may not still reach it' % (exc.message, held_text),
+        '%s\nwhen heatplan checked, Heat had not started on the plan (%s); the request '
+        'may or may not still reach it' % (exc.message, now),
         hint='run "heatplan recover %s" after %d s to settle revision %d, then deploy again'
         % (opts.stack, STALE_AFTER, record.revision))
 

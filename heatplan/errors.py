@@ -122,3 +122,16 @@ class LocalHeatError(HeatplanError):
     """The embedded local Heat could not be started, stopped or found."""
 
     exit_code = ExitCode.LOCAL_HEAT
+
+
+class Aborted(RefusedError):
+    """The user answered no at a prompt (or interrupted it): nothing changed.
+
+    Printed as its message alone, not as an error.
+    """
+
+
+class Interrupted(HeatplanError):
+    """Ctrl-C: the message says what was in flight and what to run next."""
+
+    exit_code = 130

@@ -261,7 +261,8 @@ class HeatAdapter:
         if isinstance(message, str) and message.lstrip().startswith('<'):
             message = re.sub(r'<[^>]*>', ' ', message)  # a proxy's HTML page
         if message:
-            message = ' '.join(str(message).split())[:500]
+            # Heat's own words, whole: a cut message hides why (issue 11)
+            message = ' '.join(str(message).split())
         if not message:
             # not Heat's JSON (a proxy's or load balancer's page): keep it short
             try:

@@ -206,8 +206,13 @@ def write_tree(tree, out, force=False):
         if assemble.source_mod.normalize_key(path) != path:
             raise errors.ConfinementError('refusing to write %r: not a plain relative path'
                                           % path)
+    if out == '-':
+        raise errors.OutputError(
+            'export writes a directory or a .tar.gz, not standard output',
+            hint='name a directory or a path ending .tar.gz')
     if out.endswith(('.tar.gz', '.tgz')):
-        if os.path.exists(out) and not force:
+        if os.path.isfile(out) and not force:
+            # (a device or fifo is written through, never replaced: see output.py)
             raise errors.OutputError('%s exists' % out, hint='pass --force to replace it')
         buf = io.BytesIO()
         import gzip
@@ -222,10 +227,20 @@ def write_tree(tree, out, force=False):
                     tar.addfile(info, io.BytesIO(data))
         output.atomic_write(out, buf.getvalue())
         return
-    out = os.path.abspath(out)
-    if os.path.exists(out):
+    given = out
+    if os.path.islink(out):
+        # Write into the directory the link points to; the link stays.
         if not os.path.isdir(out):
-            raise errors.OutputError('%s exists and is not a directory' % out)
+            raise errors.OutputError(
+                '%s is a symlink to %s, which is not a directory' % (out, os.path.realpath(out)),
+                hint='name a directory, or a path ending .tar.gz')
+        out = os.path.realpath(out)
+    out = os.path.abspath(out)
+    if os.path.lexists(out):
+        if not os.path.isdir(out):
+            raise errors.OutputError('%s exists and is %s, not a directory' % (
+                given, output.describe(os.lstat(out).st_mode)),
+                hint='name a directory, or a path ending .tar.gz')
         if os.listdir(out) and not force:
             raise errors.OutputError('%s is not empty' % out,
                                      hint='pass --force to replace its contents')
@@ -307,10 +322,7 @@ def plan_from_record(files, manifest, parameters=None):
     supplied.update(parameters or {})
     missing = sorted(k for k in hidden if k not in supplied)
     if missing:
-        raise errors.RefusedError(
-            'revision needs the value of hidden parameter(s) %s, which heatplan does '
-            'not store' % ', '.join(missing),
-            hint='pass them again: %s' % ' '.join('--parameter %s=...' % k for k in missing))
+        raise deploy_mod.missing_hidden_error(missing, 'revision')
     params.update(supplied)
     fingerprints = {}
     for name in hidden:

@@ -93,6 +93,29 @@ def build_plan(opts):
     return result.source, result.plan
 
 
+def definition_notes(src, opts, plan):
+    """Notes on how the flags changed the plan's own definition.
+
+    ``-e`` replaces the manifest's whole environment list (it does not add
+    to it): say so, naming what was left out.
+    """
+    if not opts.environments or plan.definition is None:
+        return []
+    try:
+        own = definition_mod.load_definition(src)
+    except errors.HeatplanError:
+        return []
+    if not own.environments or own.environments == plan.definition.environments:
+        return []
+    dropped = [e for e in own.environments if e not in plan.definition.environments]
+    text = ('note: -e replaced the environment list of %s (%s) with %s'
+            % (own.origin, ', '.join(own.environments),
+               ', '.join(plan.definition.environments)))
+    if dropped:
+        text += '; not deployed: %s' % ', '.join(dropped)
+    return [text]
+
+
 def build(opts, out=None):
     src, plan = build_plan(opts)
     if out:
@@ -105,9 +128,9 @@ def document(plan):
     return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
 
 
-def package(opts, out):
+def package(opts, out, stdout=None):
     src, plan = build_plan(opts)
-    output.atomic_write(out, package_mod.package_bytes(plan, src))
+    output.atomic_write(out, package_mod.package_bytes(plan, src), stdout=stdout)
     return plan
 
 

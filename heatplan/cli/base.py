@@ -25,6 +25,13 @@ class HeatplanErrorMixin:
     def run(self, parsed_args):
         try:
             return super().run(parsed_args)
+        except errors.Aborted as exc:
+            # The user said no (or pressed Ctrl-C at a prompt): not an error.
+            sys.stderr.write('%s\n' % exc.message)
+            return exc.exit_code
+        except errors.Interrupted as exc:
+            sys.stderr.write('\nheatplan: interrupted: %s\n' % secrets.redact(str(exc)))
+            return exc.exit_code
         except errors.HeatplanError as exc:
             LOG.debug('command failed', exc_info=True)
             if isinstance(exc, errors.LintFailed) and any(
@@ -36,8 +43,8 @@ class HeatplanErrorMixin:
             sys.stderr.write('heatplan: error: %s\n' % secrets.redact(str(exc)))
             return exc.exit_code
         except KeyboardInterrupt:
-            sys.stderr.write('heatplan: interrupted\n')
-            return 130
+            sys.stderr.write('\nheatplan: interrupted\n')
+            return errors.Interrupted.exit_code
 
 
 def _is_body_size(diagnostic):

@@ -25,7 +25,9 @@ def add_plan_arguments(parser, source_optional=False):
                        help='root template')
     group.add_argument('-e', '--environment', metavar='PATH', action='append',
                        dest='environments',
-                       help='environment file; repeat in merge order (later wins)')
+                       help='environment file; repeat in merge order (later wins). '
+                            'Replaces the manifest\'s whole environment list, it does not '
+                            'add to it: list every environment to deploy')
     group.add_argument('--parameter', metavar='KEY=VALUE', action='append',
                        dest='parameters', help='root template parameter; repeatable')
     group.add_argument('--parameter-file', metavar='KEY=PATH', action='append',
@@ -110,7 +112,9 @@ class Build(base.Command):
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE',
-                            help='write to FILE (atomically) instead of stdout')
+                            help='write to FILE instead of stdout (- is stdout): a '
+                                 'regular file is replaced atomically, a device or fifo '
+                                 'written through, a directory or socket refused')
         parser.add_argument('--body-only', action='store_true',
                             help='write only the request body, without the digest wrapper')
         parser.add_argument('--show-secrets', action='store_true',
@@ -125,7 +129,7 @@ class Build(base.Command):
         if not parsed_args.show_secrets:
             plan = actions.masked(plan)
         text = plan.body_json() if parsed_args.body_only else actions.document(plan)
-        if parsed_args.output:
+        if parsed_args.output and parsed_args.output != '-':
             from heatplan import output
 
             output.atomic_write(parsed_args.output, (text + '\n').encode('utf-8'))
@@ -146,11 +150,14 @@ class Package(base.Command):
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE', required=True,
-                            help='archive to write (.tar.gz)')
+                            help='archive to write (.tar.gz; - is stdout); a regular '
+                                 'file is replaced atomically, a device or fifo written '
+                                 'through, a directory or socket refused')
         return parser
 
     def take_action(self, parsed_args):
-        plan = actions.package(plan_options(parsed_args), parsed_args.output)
+        plan = actions.package(plan_options(parsed_args), parsed_args.output,
+                               stdout=self.app.stdout)
         report_warnings(plan)
         from heatplan import package as package_mod
 
@@ -160,7 +167,8 @@ class Package(base.Command):
                 'heatplan: left out of the archive, as hidden parameter values: %s; '
                 'supply them again (--parameter NAME=... or --parameter-file) when '
                 'deploying it\n' % ', '.join('%s (%s)' % (k, n) for n, k in left_out.items()))
-        self.app.stdout.write('%s: %d files, %s\n' % (
+        summary = self.app.stdout if parsed_args.output != '-' else sys.stderr
+        summary.write('%s: %d files, %s\n' % (
             parsed_args.output, len(plan.files) + 1, plan.digest))
         return 0
 

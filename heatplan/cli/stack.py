@@ -23,6 +23,8 @@ class CliReporter(deploy_mod.Reporter):
         self.quiet = quiet
         self._last_line = 0.0
         self._bar = False
+        #: notes printed as they came (print_result does not repeat them)
+        self.shown = []
 
     def _clear_bar(self):
         if self._bar:
@@ -76,8 +78,20 @@ class CliReporter(deploy_mod.Reporter):
         self._clear_bar()
         self.stream.write(question + ' [y/N] ')
         self.stream.flush()
-        answer = sys.stdin.readline().strip().lower()
-        return answer in ('y', 'yes')
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            line = ''
+        if not line.endswith('\n'):
+            # Ctrl-C or end of input: leave the prompt's line first.
+            self.stream.write('\n')
+            self.stream.flush()
+            raise errors.Aborted('aborted, nothing changed')
+        return line.strip().lower() in ('y', 'yes')
+
+    def note(self, message):
+        self.info(message)
+        self.shown.append(message)
 
     def finish(self):
         self._clear_bar()
@@ -102,8 +116,17 @@ def add_deploy_arguments(parser):
                        help='go ahead even if resources would be replaced')
     group.add_argument('--allow-delete', action='store_true',
                        help='go ahead even if resources would be deleted')
+    group.add_argument('--allow-partial-preview', action='store_true',
+                       help='go ahead when Heat cannot preview every nested stack and '
+                            'heatplan previewed them one by one (a partial view; what it '
+                            'sees replaced or deleted is still refused)')
+    group.add_argument('--reset-hidden', action='append', default=[], metavar='NAME',
+                       help='let hidden parameter NAME, which the deployed revision had '
+                            'a value for, go back to the template default when the plan '
+                            'gives none (repeatable; default: refuse)')
     group.add_argument('-y', '--yes', action='store_true',
-                       help='answer yes to the destruction prompt (replace and delete)')
+                       help='answer yes to the destruction prompt (replace and delete; '
+                            'not a partial preview or a hidden reset)')
     group.add_argument('--supersede', action='store_true',
                        help='deploy even while the stack is IN_PROGRESS or another '
                             'deploy holds it (Heat supersedes the running operation)')
@@ -128,6 +151,9 @@ def deploy_options(parsed_args, stack):
         dry_run=getattr(parsed_args, 'dry_run', False),
         allow_replace=parsed_args.allow_replace,
         allow_delete=parsed_args.allow_delete,
+        allow_partial_preview=parsed_args.allow_partial_preview,
+        reset_hidden=list(parsed_args.reset_hidden),
+        cli_parameters=_cli_parameter_names(parsed_args),
         yes=parsed_args.yes,
         supersede=parsed_args.supersede,
         expect_revision=parsed_args.expect_revision,
@@ -136,14 +162,20 @@ def deploy_options(parsed_args, stack):
     )
 
 
-def print_result(out, result, fmt):
+def _cli_parameter_names(parsed_args):
+    """Names given with --parameter (for messages naming where a value came from)."""
+    return [item.split('=', 1)[0] for item in getattr(parsed_args, 'parameters', None) or []]
+
+
+def print_result(out, result, fmt, shown=()):
     if fmt == 'json':
         json.dump(result.as_dict(), out, indent=2, sort_keys=True)
         out.write('\n')
         return
     rev = ' revision %s' % result.revision if result.revision is not None else ''
     for message in result.messages:
-        out.write(message + '\n')
+        if message not in shown:  # (notes already shown on stderr as they came)
+            out.write(message + '\n')
     if result.outcome == 'unchanged':
         out.write('%s: unchanged (%s%s)\n' % (result.stack, result.digest, rev))
         return
@@ -190,7 +222,13 @@ class Deploy(base.Command):
     creates the stack or updates it with one full PUT carrying the whole plan.
     Refuses to replace or delete resources unless allowed, to run while the
     stack is IN_PROGRESS or another deploy holds it, and says "unchanged"
-    when the deployed digest equals the plan's.  Exit codes: 0 success,
+    when the deployed digest equals the plan's.  When Heat cannot preview
+    every nested stack, refuses unless --allow-partial-preview.  Refuses to
+    let a hidden parameter the deployed revision had a value for go back to
+    its default unless --reset-hidden NAME.  -e replaces the manifest's
+    environment list (it does not add to it), and a --parameter that an
+    environment file's parameters: section overrides is reported (Heat uses
+    the environment's value).  Exit codes: 0 success,
     3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
     6 deploy failed, 7 timed out, 8 Heat unreachable.
     """
@@ -208,16 +246,18 @@ class Deploy(base.Command):
 
     def take_action(self, parsed_args):
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
-        _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
+        plan_opts = plan_cli.plan_options(parsed_args)
+        src, plan = actions.build_plan(plan_opts)
+        plan_cli.report_warnings(plan)
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
+        opts = deploy_options(parsed_args, parsed_args.stack)
+        opts.notes = actions.definition_notes(src, plan_opts, plan)
         try:
-            result = deploy_mod.deploy(adapter, plan, deploy_options(parsed_args,
-                                                                    parsed_args.stack),
-                                       reporter)
+            result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
             reporter.finish()
-        print_result(self.app.stdout, result, parsed_args.format)
+        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
         return _finish(result)
 
 
@@ -252,7 +292,7 @@ class Rollback(base.Command):
                 deploy_options(parsed_args, parsed_args.stack), params, reporter)
         finally:
             reporter.finish()
-        print_result(self.app.stdout, result, parsed_args.format)
+        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
         return _finish(result)
 
 

@@ -1,0 +1,27 @@
+"""The nested preview's helpers (heatplan.preview)."""
+
+from heatplan import preview
+
+HOT = 'heat_template_version: 2021-04-16\n'
+
+
+def body(params, *envs):
+    files = {'e%d.yaml' % i: text for i, text in enumerate(envs)}
+    return {'template': HOT, 'parameters': params, 'files': files,
+            'environment_files': sorted(files)}
+
+
+def test_nested_previews_drop_the_root_parameters_section():
+    b = body({}, 'parameters: {a: x}\nresource_registry: {My::T: t.yaml}\n')
+    files = preview._without_parameters(b)
+    assert 'parameters' not in files['e0.yaml'] and 'My::T' in files['e0.yaml']
+    assert b['files']['e0.yaml'].startswith('parameters')  # the plan is not touched
+
+
+def test_create_preview_leaves_by_level():
+    leaf = {'stack_name': 'p-group-0', 'resource_name': 'inner'}
+    levels = preview._created_levels([[[leaf]], {'stack_name': 'p', 'resource_name': 'x'}],
+                                     {})
+    assert levels == {'p-group-0': {'inner': leaf}, 'p': {'x': levels['p']['x']}}
+    assert preview._level_exists(levels, 'p-group')
+    assert not preview._level_exists(levels, 'p-other')
