@@ -17,7 +17,6 @@ Order of work (see doc/source/deploy.rst):
 """
 
 import dataclasses
-import json
 import re
 import time
 
@@ -143,7 +142,12 @@ def deployed_manifest(adapter, stack):
         return None
     files = adapter.get_files('%s/%s' % (stack['stack_name'], stack['id']))
     raw = files.get(assemble.MANIFEST_KEY)
-    return json.loads(raw) if raw else None
+    if raw is None:
+        return None
+    from heatplan.plan import manifest as manifest_mod
+
+    return manifest_mod.load_manifest(raw, 'the heatplan manifest of stack %s'
+                                      % stack['stack_name'])
 
 
 def _describe_change(item):
@@ -245,7 +249,8 @@ def check_locks(st, records, stack, opts, reporter):
         raise errors.RefusedError(
             'stack %s is %s: an operation is running and Heat would silently '
             'supersede it' % (opts.stack, _status(stack)),
-            hint='wait for it to finish, or pass --supersede to deploy anyway')
+            hint='"heatplan wait %s" waits for it to finish; or pass --supersede to '
+                 'deploy anyway' % opts.stack)
     return stack
 
 
@@ -304,7 +309,7 @@ class _Flight:
             return errors.Interrupted(
                 'interrupted while sending revision %d to stack %s: Heat may or may not '
                 'have taken it, and if it did it goes on with it' % (rev, name),
-                hint='see "heatplan history %s" and "openstack stack show %s"; once the '
+                hint='see "heatplan status %s"; "heatplan wait %s" follows it; once the '
                      'stack is no longer IN_PROGRESS (or after %d s), run "%s"'
                      % (name, name, STALE_AFTER, recover))
         if self.phase == 'settling':
@@ -316,8 +321,8 @@ class _Flight:
         return errors.Interrupted(
             'heatplan stopped watching, but Heat goes on %s stack %s with revision %d '
             '(recorded as pending)' % (what, name, rev),
-            hint='follow it with "openstack stack show %s" or "heatplan history %s"; once '
-                 'the stack is no longer IN_PROGRESS run "%s" to record the outcome'
+            hint='follow it with "heatplan wait %s" (or "heatplan events %s --follow"); '
+                 'once the stack is no longer IN_PROGRESS run "%s" to record the outcome'
                  % (name, name, recover))
 
 
@@ -546,7 +551,7 @@ def _deploy(adapter, plan, opts, reporter, flight):
         raise type(exc)(
             '%s\nHeat accepted the plan (revision %d) and was applying it when heatplan '
             'lost contact while waiting' % (exc.message, next_rev),
-            hint='follow the stack with "openstack stack show %s"; once it is no longer '
+            hint='follow the stack with "heatplan wait %s"; once it is no longer '
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     result.status = status
     result.elapsed = time.monotonic() - started
@@ -692,7 +697,7 @@ def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', 
         return cls(
             '%s\nHeat accepted the plan (the stack carries revision %d) and is applying it'
             % (exc.message, record.revision),
-            hint='follow it with "openstack stack show %s"; once it is no longer '
+            hint='follow it with "heatplan wait %s"; once it is no longer '
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     if _never_sent(exc):
         _set_status_quietly(st, record, store_mod.FAILED)
@@ -761,8 +766,8 @@ def wait(adapter, ident, opts, reporter, started):
         if time.monotonic() > deadline:
             raise errors.DeployTimedOut(
                 'stack %s still %s after %d s' % (opts.stack, status, timeout),
-                hint='the deploy goes on in Heat; when it ends run "heatplan recover %s"'
-                % opts.stack)
+                hint='the deploy goes on in Heat; follow it with "heatplan wait %s", and '
+                     'when it ends run "heatplan recover %s"' % (opts.stack, opts.stack))
         time.sleep(delay)
         delay = min(opts.poll, delay * 1.5)
 

@@ -386,7 +386,8 @@ def recover(adapter, stack_name, force=False):
         raise errors.RefusedError(
             'stack %s is %s: the deploy is still running'
             % (stack_name, stack['stack_status']),
-            hint='wait for it to finish, then run recover again')
+            hint='"heatplan wait %s" waits for it to finish; then run recover again'
+                 % stack_name)
     held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
     now = adapter.server_now()  # records are stamped by Heat's clock
     young = [r for r in pending
@@ -404,7 +405,8 @@ def recover(adapter, stack_name, force=False):
             raise errors.RefusedError(
                 'stack %s is %s: the deploy is still running'
                 % (stack_name, stack['stack_status']),
-                hint='wait for it to finish, then run recover again')
+                hint='"heatplan wait %s" waits for it to finish; then run recover again'
+                 % stack_name)
     settled = []
     for rec in pending:
         deploy_mod.settle(st, records, rec, stack)

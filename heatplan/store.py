@@ -215,8 +215,8 @@ class Store:
             started = ', started at %s by %s' % (record.created or '?', record.by or '?')
         return Locked('another deploy of %s is in progress (revision %d%s)'
                       % (stack_name, revision, started),
-                      hint='wait for it to finish; if it died, run "heatplan recover %s"'
-                      % stack_name)
+                      hint='"heatplan wait %s" waits for it to finish; if it died, run '
+                           '"heatplan recover %s"' % (stack_name, stack_name))
 
     def set_status(self, record, status):
         tags = [t for t in record.tags if not t.startswith('hp-status=')]

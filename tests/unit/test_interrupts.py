@@ -85,7 +85,7 @@ def test_ctrl_c_while_waiting_names_the_stack_revision_and_next_steps(heat, sour
     assert err.startswith('creating s1: revision 1')
     assert '\nheatplan: interrupted: heatplan stopped watching, but Heat goes on creating ' \
         'stack s1 with revision 1 (recorded as pending)' in err
-    assert '"heatplan history s1"' in err and '"heatplan recover s1"' in err
+    assert '"heatplan wait s1"' in err and '"heatplan recover s1"' in err
 
 
 def test_ctrl_c_while_sending_says_heat_may_have_it(heat, source, monkeypatch):
