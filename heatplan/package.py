@@ -72,12 +72,13 @@ def package_members(plan, src):
     return members
 
 
-def package_bytes(plan, src):
+def package_bytes(plan, src, members=None):
     buf = io.BytesIO()
     with gzip.GzipFile(filename='', mode='wb', fileobj=buf, mtime=FIXED_MTIME,
                        compresslevel=9) as gz:
         with tarfile.open(fileobj=gz, mode='w', format=tarfile.PAX_FORMAT) as tar:
-            for key, data in sorted(package_members(plan, src).items()):
+            members = members if members is not None else package_members(plan, src)
+            for key, data in sorted(members.items()):
                 info = tarfile.TarInfo(key)
                 info.size = len(data)
                 info.mtime = FIXED_MTIME

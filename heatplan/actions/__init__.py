@@ -130,7 +130,9 @@ def document(plan):
 
 def package(opts, out, stdout=None):
     src, plan = build_plan(opts)
-    output.atomic_write(out, package_mod.package_bytes(plan, src), stdout=stdout)
+    members = package_mod.package_members(plan, src)
+    output.atomic_write(out, package_mod.package_bytes(plan, src, members), stdout=stdout)
+    plan.package_members = len(members)  # for the summary line
     return plan
 
 

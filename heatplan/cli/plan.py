@@ -169,7 +169,7 @@ class Package(base.Command):
                 'deploying it\n' % ', '.join('%s (%s)' % (k, n) for n, k in left_out.items()))
         summary = self.app.stdout if parsed_args.output != '-' else sys.stderr
         summary.write('%s: %d files, %s\n' % (
-            parsed_args.output, len(plan.files) + 1, plan.digest))
+            parsed_args.output, plan.package_members, plan.digest))
         return 0
 
 
