@@ -16,12 +16,13 @@ import posixpath
 import yaml
 
 from heatplan import assemble
+from heatplan import secrets
 from heatplan import source as source_mod
 from heatplan import yamlnodes as yn
 
 ROOT_NAME = 'template.yaml'
 ENV_NAME = 'environment.yaml'
-HIDDEN_MASK = '******'
+HIDDEN_MASK = secrets.MASK  # Heat masks hidden values as heatplan does
 _ENV_SECTIONS = ('parameters', 'parameter_defaults', 'resource_registry',
                  'encrypted_param_names', 'event_sinks', 'parameter_merge_strategies')
 

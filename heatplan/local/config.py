@@ -11,9 +11,11 @@ import json
 import os
 import secrets
 
+from heatplan import store
+
 #: Tag carried by heatplan's revision-record stacks; the local Heat hides
 #: stacks tagged so from stack lists (``hidden_stack_tags``).
-RECORD_TAG = 'heatplan-record'
+RECORD_TAG = store.RECORD_TAG
 
 DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 8006
