@@ -277,6 +277,24 @@ def profile(plans, label):
 # ---------------------------------------------------------------------------
 # report
 
+def measure_startup(runs=15):
+    """Whole-process start-up: ``heatplan --version`` against ``python -c pass``."""
+    exe = os.path.join(os.path.dirname(sys.executable), 'heatplan')
+    out = {}
+    for label, argv in (('python -c pass', [sys.executable, '-c', 'pass']),
+                        ('heatplan --version', [exe, '--version']),
+                        ('heatplan lint rules', [exe, 'lint', 'rules', '-f', 'value'])):
+        samples = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=True)
+            samples.append(time.perf_counter() - t)
+        out[label] = stats(samples)
+        log('start-up %s: %d runs' % (label, runs))
+    return out
+
+
 def report(res):
     lines = []
     add = lines.append
@@ -295,6 +313,14 @@ def report(res):
         add('WARNING: the machine was busy when the run started; figures are noisy')
     add('all times in seconds: median [min-max] of the runs; ratios use medians')
     add('')
+    if res.get('startup'):
+        add('Start-up (whole process, %s)' % ', '.join(res['startup']))
+        add(table(['command', 'seconds'], [[k, cell(v)] for k, v in res['startup'].items()]))
+        version = res['startup'].get('heatplan --version')
+        if version:
+            targets.append(('start-up', 'heatplan --version <= 0.1 s',
+                            version['median'] <= 0.1, fs(version['median'])))
+        add('')
     add('Plans')
     rows = []
     for label, info in res['plans'].items():
@@ -562,6 +588,7 @@ def main(argv=None):
     res = {'seed': args.seed, 'machine': machine(), 'load_start': load_average(),
            'poll': args.poll}
     try:
+        res['startup'] = measure_startup()
         plans, infos = generate_plans(workdir, sizes, args.seed)
         if args.tht or args.tht_plan:
             plans['tht'], infos['tht'] = tht_plan(args.tht_plan)

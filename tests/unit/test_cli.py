@@ -326,3 +326,30 @@ def test_top_level_help_lists_the_verbs(capsys):
     assert rc in (0, None)   # SystemExit(None): the shell sees 0
     for verb in ('build', 'package', 'validate'):
         assert verb in out
+
+
+def test_commands_come_from_heatplans_own_entry_points(monkeypatch):
+    # issue 18: cliff's stevedore scan of every distribution dominated start-up
+    import configparser
+    import types
+
+    from cliff import commandmanager
+
+    from heatplan.cli import app as app_mod
+
+    class NoScan:
+        def __class_getitem__(cls, item):
+            return cls
+
+        def __init__(self, *a, **kw):
+            raise AssertionError('stevedore scanned the entry points')
+
+    monkeypatch.setattr(commandmanager, 'stevedore', types.SimpleNamespace(ExtensionManager=NoScan))
+    manager = app_mod.OwnCommandManager('heatplan.cli')
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(os.path.dirname(__file__), '..', '..', 'setup.cfg'))
+    want = {line.split('=')[0].strip().replace('_', ' ')
+            for line in cfg['entry_points']['heatplan.cli'].strip().splitlines()}
+    assert set(name for name, _ep in manager) == want
+    cls, name, rest = manager.find_command(['lint', 'rules', '-f', 'json'])
+    assert name == 'lint rules' and rest == ['-f', 'json']
