@@ -56,6 +56,10 @@ class DeployOptions:
     history_max: int = 10
     action: str = 'deploy'
     meta: dict = dataclasses.field(default_factory=dict)
+    #: a reviewed change set's flattened preview, used instead of a second
+    #: preview (set only when the stack has not changed since; see
+    #: actions/changeset.py); the destruction guard still judges it
+    reviewed_preview: dict = None
 
 
 @dataclasses.dataclass
@@ -74,6 +78,8 @@ class DeployResult:
     shadowed: dict = dataclasses.field(default_factory=dict)
     #: False when Heat could not preview every nested stack
     preview_complete: bool = True
+    #: what the stack was when previewed (dry run): for a change set
+    base: dict = None
 
     def as_dict(self):
         out = dataclasses.asdict(self)
@@ -465,6 +471,14 @@ def _deploy(adapter, plan, opts, reporter, flight):
                       plan.digest)
 
     if opts.dry_run:
+        result.base = {
+            'exists': stack is not None,
+            'revision': current.revision if current else 0,
+            'digest': ('sha256:' + held_digest) if held_digest else None,
+            'stack_status': _status(stack) if stack else None,
+            'updated_time': (stack.get('updated_time') or stack.get('creation_time'))
+            if stack else None,
+        }
         adapter.validate(body)
         if stack is None:
             preview = adapter.preview_create(opts.stack, body,
@@ -482,7 +496,16 @@ def _deploy(adapter, plan, opts, reporter, flight):
 
     if stack is not None:
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
-        if not (opts.allow_replace and opts.allow_delete):
+        if opts.reviewed_preview is not None:
+            # A reviewed change set, and nothing changed since its preview:
+            # the reviewed changes are what this update makes.
+            _note(result, reporter, 'the stack is as it was when the change set was '
+                  'previewed: using its reviewed preview')
+            result.preview = opts.reviewed_preview
+            flight.phase = 'asking'
+            _destruction_guard(opts.reviewed_preview, opts, reporter)
+            flight.phase = 'reading'
+        elif not (opts.allow_replace and opts.allow_delete):
             # (both allowed: the preview could not refuse anything; skip it)
             seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
                                               disable_rollback=opts.disable_rollback)

@@ -133,3 +133,89 @@ class Wait(base.ShowOne):
             result = {k: _value(v) for k, v in result.items()}
         columns = tuple(result)
         return columns, tuple(result[c] for c in columns)
+
+
+class ChangesetShow(base.ShowOne):
+    """Show a change set for review: the stack and revision it was previewed on,
+    the resource changes (added, updated, replaced, deleted), the plan's digest."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('file', metavar='FILE', help='change set (deploy --dry-run --save)')
+        return parser
+
+    def take_action(self, parsed_args):
+        from heatplan.actions import changeset
+
+        info = changeset.show(parsed_args.file)
+        if parsed_args.formatter == 'table':
+            info = {k: ('\n'.join(v) if isinstance(v, list) and all(
+                isinstance(x, str) for x in v) else _value(v)) for k, v in info.items()}
+        columns = tuple(info)
+        return columns, tuple(info[c] for c in columns)
+
+
+class Apply(base.Command):
+    """Apply a reviewed change set: exactly its plan, only if nothing changed.
+
+    Refuses (exit 4) when the stack is no longer at the previewed revision and
+    digest, or the change set was edited.  Skips the second preview only when
+    the stack's status and update time are as previewed too; the destruction
+    guard judges the reviewed changes either way.  Hidden values are not in the
+    file: pass them again with --parameter (they must be the previewed ones).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('file', metavar='FILE', help='change set (deploy --dry-run --save)')
+        parser.add_argument('--parameter', metavar='KEY=VALUE', action='append', default=[],
+                            dest='parameters',
+                            help='value of a hidden parameter (repeatable)')
+        group = parser.add_argument_group('guards')
+        group.add_argument('--allow-replace', action='store_true',
+                           help='go ahead even if resources would be replaced')
+        group.add_argument('--allow-delete', action='store_true',
+                           help='go ahead even if resources would be deleted')
+        group.add_argument('--allow-partial-preview', action='store_true',
+                           help='go ahead when Heat cannot preview every nested stack')
+        group.add_argument('-y', '--yes', action='store_true',
+                           help='answer yes to the destruction prompt')
+        group.add_argument('--no-wait', dest='wait', action='store_false',
+                           help='return once Heat accepted the request')
+        group.add_argument('--wait-timeout', type=float, metavar='SECONDS', default=None,
+                           help='give up waiting after SECONDS (exit 7; Heat goes on)')
+        group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
+                           help='result format (default: text)')
+        connect.add_heat_arguments(parser, self.app)
+        return parser
+
+    def take_action(self, parsed_args):
+        from heatplan import definition
+        from heatplan import deploy as deploy_mod
+        from heatplan.actions import changeset
+
+        doc = changeset.load(parsed_args.file)
+        supplied = definition._parse_kv(parsed_args.parameters, '--parameter')
+        plan = changeset.plan_of(doc, supplied)
+        adapter = connect.get_adapter(self.app, parsed_args)
+        unchanged = changeset.check_base(adapter, doc)
+        saved = doc.get('options') or {}
+        opts = deploy_mod.DeployOptions(
+            stack=doc['stack'], tags=list(saved.get('tags') or []),
+            timeout_mins=saved.get('timeout_mins'),
+            disable_rollback=saved.get('disable_rollback', True),
+            allow_replace=parsed_args.allow_replace, allow_delete=parsed_args.allow_delete,
+            allow_partial_preview=parsed_args.allow_partial_preview, yes=parsed_args.yes,
+            expect_revision=doc['base'].get('revision') if doc['base'].get('exists')
+            else None,
+            wait=parsed_args.wait, wait_timeout=parsed_args.wait_timeout,
+            cli_parameters=sorted(supplied), action='apply',
+            reviewed_preview=doc.get('preview') if unchanged and doc['base'].get('exists')
+            else None)
+        reporter = stack_cli.CliReporter()
+        try:
+            result = deploy_mod.deploy(adapter, plan, opts, reporter)
+        finally:
+            reporter.finish()
+        stack_cli.print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
+        return stack_cli._finish(result)

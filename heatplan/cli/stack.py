@@ -241,10 +241,18 @@ class Deploy(base.Command):
                            help='update even when the plan is unchanged')
         group.add_argument('--dry-run', action='store_true',
                            help='lint, Heat validate and preview; change nothing')
+        group.add_argument('--save', metavar='FILE',
+                           help='with --dry-run: write what was previewed as a change set '
+                                '(the exact request without hidden values, the stack\'s '
+                                'revision and the resource changes) for review with '
+                                '"heatplan changeset show FILE" and "heatplan apply FILE"')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
     def take_action(self, parsed_args):
+        if parsed_args.save and not parsed_args.dry_run:
+            raise errors.UsageError('--save writes the change set of a dry run',
+                                    hint='add --dry-run')
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         plan_opts = plan_cli.plan_options(parsed_args)
         src, plan = actions.build_plan(plan_opts)
@@ -257,6 +265,13 @@ class Deploy(base.Command):
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
             reporter.finish()
+        if parsed_args.save:
+            from heatplan.actions import changeset
+
+            changeset.save(parsed_args.save, plan, result, opts)
+            reporter.info('change set written to %s; review it with "heatplan changeset '
+                          'show %s", apply it with "heatplan apply %s"'
+                          % (parsed_args.save, parsed_args.save, parsed_args.save))
         print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
         return _finish(result)
 

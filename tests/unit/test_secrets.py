@@ -656,3 +656,23 @@ def test_fingerprints_with_an_operator_key(tmp_path, monkeypatch, heat, run):
         monkeypatch.setenv(secrets.KEY_FILE_ENV, value)
         result = run('build', source, '--parameter', 'db_password=Zq', debug=False)
         assert result.code == errors.ExitCode.USAGE and needle in result.err
+
+
+def test_a_change_set_never_holds_a_hidden_value(heat, run, tmp_path):
+    secret = 'Zq9-changeset-SECRET'
+    source = secret_plan(tmp_path)
+    assert run('deploy', source, '--stack', 'cs', '--parameter', 'db_password=' + secret,
+               '--heat-url', heat.url, debug=False).code == 0
+    cs = tmp_path / 'cs.json'
+    saved = run('deploy', source, '--stack', 'cs', '--parameter', 'db_password=' + secret,
+                '--parameter', 'label=two', '--dry-run', '--save', cs, '--heat-url', heat.url)
+    assert saved.code == 0, saved.err
+    assert leaks(secret, cs.read_text(), *saved.texts()) == []
+    missing = run('apply', cs, '--heat-url', heat.url, debug=False)
+    assert missing.code == errors.ExitCode.REFUSED and 'db_password' in missing.err
+    wrong = run('apply', cs, '--parameter', 'db_password=other', '--heat-url', heat.url,
+                debug=False)
+    assert wrong.code == errors.ExitCode.REFUSED and 'differs' in wrong.err
+    done = run('apply', cs, '--parameter', 'db_password=' + secret, '--heat-url', heat.url)
+    assert done.code == 0, done.err
+    assert leaks(secret, *done.texts()) == []
