@@ -30,6 +30,8 @@ class ExitCode:
     LOCAL_HEAT = 9
     #: An output file or directory could not be written.
     OUTPUT = 10
+    #: No such stack (nor heatplan history for it), revision or output.
+    NOT_FOUND = 11
 
 
 class HeatplanError(Exception):
@@ -84,6 +86,12 @@ class LintFailed(PlanError):
             'the plan has %d error(s):\n%s' % (len(errors), '\n'.join(lines)),
             hint='run "heatplan validate" for every diagnostic')
         self.diagnostics = diagnostics
+
+
+class NotFound(HeatplanError):
+    """The stack, revision or output named does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
 
 
 class OutputError(HeatplanError):

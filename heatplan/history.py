@@ -20,6 +20,8 @@ from heatplan import secrets
 from heatplan import store as store_mod
 from heatplan.plan import manifest as manifest_mod
 
+LIST_HINT = '"heatplan list" lists the stacks heatplan manages'
+
 
 def _stack_or_fail(adapter, stack_name):
     stack = adapter.get_stack(stack_name)
@@ -34,9 +36,13 @@ def history(adapter, stack_name):
     records = st.records(stack_name)
     if not records:
         if _stack_or_fail(adapter, stack_name) is None:
-            raise errors.HeatplanError(
+            raise errors.NotFound(
                 'no stack %s and no heatplan history for it' % stack_name,
-                hint='check the name with "openstack stack list"')
+                hint=LIST_HINT)
+        raise errors.NotFound(
+            'stack %s has no heatplan history: heatplan never deployed it' % stack_name,
+            hint='deploy it with "heatplan deploy SOURCE --stack %s" to start its history'
+            % stack_name)
     rows = []
     previous = None
     for rec in records:
@@ -49,7 +55,8 @@ def history(adapter, stack_name):
             rows.append({
                 'revision': rec.revision, 'status': 'damaged', 'digest': rec.digest,
                 'created': rec.created, 'by': rec.by, 'action': '',
-                'changes': 'damaged record (%s): %s' % (rec.name, exc.message)})
+                'changes': 'damaged record (%s): %s' % (rec.name, exc.message),
+                'description': ''})
             continue
         changes = compare.compare_manifests(previous, manifest) if manifest else None
         rows.append({
@@ -60,6 +67,7 @@ def history(adapter, stack_name):
             'by': meta.get('by') or rec.by,
             'action': meta.get('action', 'deploy'),
             'changes': changes.summary() if changes else '',
+            'description': meta.get('description') or '',
         })
         previous = manifest
     return rows
@@ -86,10 +94,10 @@ def load_revision(adapter, stack_name, revision=None):
     if revision is None:
         stack = _stack_or_fail(adapter, stack_name)
         if stack is None:
-            raise errors.HeatplanError(
+            raise errors.NotFound(
                 'no stack %s' % stack_name,
-                hint='name a revision with --revision (see "heatplan history %s")'
-                % stack_name)
+                hint='name a revision with --revision (see "heatplan history %s"); %s'
+                % (stack_name, LIST_HINT))
         files = adapter.get_files('%s/%s' % (stack['stack_name'], stack['id']))
         held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=')
         rec = None
@@ -104,7 +112,7 @@ def load_revision(adapter, stack_name, revision=None):
 
 def _need_manifest(manifest, stack_name):
     if manifest is None:
-        raise errors.HeatplanError(
+        raise errors.NotFound(
             'stack %s was not deployed by heatplan (no %s in its files)'
             % (stack_name, assemble.MANIFEST_KEY),
             hint='deploy it once with "heatplan deploy" to start its history')
@@ -361,6 +369,9 @@ def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None
             earlier = [r for r in good if r.revision < latest.revision]
         else:
             earlier = good
+        if not records:
+            raise errors.NotFound('no stack %s and no heatplan history for it'
+                                  % stack_name, hint=LIST_HINT)
         if not earlier:
             raise errors.RefusedError(
                 'stack %s has no earlier successfully deployed revision to roll back to'
@@ -382,6 +393,9 @@ def recover(adapter, stack_name, force=False):
     records = st.records(stack_name)
     pending = [r for r in records if r.status == store_mod.PENDING]
     stack = _stack_or_fail(adapter, stack_name)
+    if stack is None and not records:
+        raise errors.NotFound('no stack %s and no heatplan history for it' % stack_name,
+                              hint=LIST_HINT)
     if stack is not None and deploy_mod.IN_PROGRESS in (stack.get('stack_status') or ''):
         raise errors.RefusedError(
             'stack %s is %s: the deploy is still running'
@@ -414,12 +428,15 @@ def recover(adapter, stack_name, force=False):
     return settled
 
 
-def delete(adapter, stack_name, keep_history=False, wait=True):
+def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False):
+    """Delete the stack and (unless ``keep_history``) its records; ``dry_run`` only checks."""
     st = store_mod.Store(adapter)
     stack = _stack_or_fail(adapter, stack_name)
     records = st.records(stack_name)
     if stack is None and (keep_history or not records):
-        raise errors.HeatplanError('no stack %s' % stack_name)
+        raise errors.NotFound('no stack %s' % stack_name, hint=LIST_HINT)
+    if dry_run:
+        return None
     status = None
     if stack is not None:
         status = adapter.delete_stack('%s/%s' % (stack['stack_name'], stack['id']),

@@ -161,7 +161,7 @@ class Store:
         for rec in self.records(stack_name):
             if rec.revision == revision:
                 return rec
-        raise errors.HeatplanError(
+        raise errors.NotFound(
             'stack %s has no revision %s' % (stack_name, revision),
             hint='list the revisions with "heatplan history %s"' % stack_name)
 

@@ -25,7 +25,7 @@ def run(adapter, stack_name, nested_depth=None, follow=False, poll=2.0, timeout=
     """
     stack = adapter.get_stack(stack_name)
     if stack is None:
-        raise errors.HeatplanError('no stack %s' % stack_name,
+        raise errors.NotFound('no stack %s' % stack_name,
                                    hint='list the stacks with "heatplan list"')
     ident = '%s/%s' % (stack['stack_name'], stack['id'])
     seen = set()

@@ -53,7 +53,7 @@ def run(adapter, stack_name):
     st = store_mod.Store(adapter)
     records = st.records(stack_name)
     if stack is None and not records:
-        raise errors.HeatplanError(
+        raise errors.NotFound(
             'no stack %s and no heatplan history for it' % stack_name,
             hint='list the stacks heatplan manages with "heatplan list"')
     pending = [r for r in records if r.status == store_mod.PENDING]

@@ -15,7 +15,7 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0):
     """
     stack = adapter.get_stack(stack_name)
     if stack is None:
-        raise errors.HeatplanError('no stack %s' % stack_name,
+        raise errors.NotFound('no stack %s' % stack_name,
                                    hint='list the stacks with "heatplan list"')
     ident = '%s/%s' % (stack['stack_name'], stack['id'])
     started = time.monotonic()

@@ -134,6 +134,9 @@ def add_deploy_arguments(parser):
                        help='refuse unless the deployed revision is N')
     group.add_argument('--no-wait', dest='wait', action='store_false',
                        help='return once Heat accepted the request')
+    group.add_argument('--description', metavar='TEXT',
+                       help='a note for this revision, kept in its record and shown by '
+                            '"heatplan history" (like helm --description)')
     group.add_argument('--history-max', type=int, default=10, metavar='N',
                        help='revision records to keep (default 10; 0 keeps all)')
     group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
@@ -159,6 +162,8 @@ def deploy_options(parsed_args, stack):
         expect_revision=parsed_args.expect_revision,
         wait=parsed_args.wait,
         history_max=parsed_args.history_max,
+        meta={'description': parsed_args.description}
+        if getattr(parsed_args, 'description', None) else {},
     )
 
 
@@ -323,7 +328,8 @@ class History(base.Lister):
     def take_action(self, parsed_args):
         rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
                                    parsed_args.stack)
-        columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes')
+        columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
+                   'description')
         return columns, [tuple(r[c] for c in columns) for r in rows]
 
 
@@ -452,18 +458,43 @@ class Recover(base.Lister):
 
 
 class Delete(base.ShowOne):
-    """Delete a stack and its heatplan history records."""
+    """Delete a stack and its heatplan history records.
+
+    On a terminal it asks first (--yes skips the question); elsewhere --yes
+    is required.  Waits for Heat to finish deleting unless --no-wait.
+    """
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
         parser.add_argument('--keep-history', action='store_true',
                             help='keep the revision records')
+        parser.add_argument('-y', '--yes', action='store_true',
+                            help='delete without asking (required when not on a terminal)')
+        parser.add_argument('--wait', dest='wait', action='store_true', default=True,
+                            help='wait until Heat has deleted it (the default)')
+        parser.add_argument('--no-wait', dest='wait', action='store_false',
+                            help='return once Heat accepted the delete')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
     def take_action(self, parsed_args):
-        info = history_mod.delete(connect.get_adapter(self.app, parsed_args),
-                                  parsed_args.stack, parsed_args.keep_history)
+        adapter = connect.get_adapter(self.app, parsed_args)
+        if not parsed_args.yes:
+            stack = adapter.get_stack(parsed_args.stack)
+            what = 'stack %s%s' % (parsed_args.stack, '' if parsed_args.keep_history
+                                   else ' and its heatplan history')
+            if stack is None:
+                history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
+                                   wait=parsed_args.wait, dry_run=True)  # NotFound if so
+            answer = CliReporter().confirm('delete %s?' % what)
+            if answer is None:
+                raise errors.RefusedError(
+                    'not deleting %s without confirmation' % what,
+                    hint='pass --yes to delete it (nobody can be asked: not a terminal)')
+            if not answer:
+                raise errors.Aborted('aborted, nothing changed')
+        info = history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
+                                  wait=parsed_args.wait)
         columns = tuple(info)
         return columns, tuple(info[c] for c in columns)

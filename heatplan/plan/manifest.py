@@ -73,7 +73,7 @@ def load_meta(raw, what='record.json'):
     if raw is None:
         return {}
     meta = _json_object(raw, what)
-    for key in ('created_at', 'by', 'action'):
+    for key in ('created_at', 'by', 'action', 'description'):
         if key in meta and not isinstance(meta[key], str):
             raise DamagedRecord('%s: %r must be a string' % (what, key))
     return meta

@@ -481,7 +481,11 @@ def test_delete_removes_the_stack_and_its_records(cli, adapter, name, tmp_path):
     deploy.deploy(adapter, first, opts(name))
     deploy.deploy(adapter, plans.build(plans.make_plan(tmp_path, 'v2', data='2')), opts(name))
 
-    code, out, err = cli('delete', name, '-f', 'json')
+    # not on a terminal, nobody can be asked: refused, nothing deleted
+    code, _out, err = cli('delete', name)
+    assert code == ExitCode.REFUSED and '--yes' in err
+    assert adapter.get_stack(name) is not None
+    code, out, err = cli('delete', name, '--yes', '-f', 'json')
     assert code == 0, err
     info = json.loads(out)
     assert (info['status'], info['records_deleted']) == ('DELETE_COMPLETE', [1, 2])
@@ -496,7 +500,7 @@ def test_delete_keep_history(cli, adapter, name, tmp_path):
     first = plans.build(plans.make_plan(tmp_path, 'v1'))
     deploy.deploy(adapter, first, opts(name))
 
-    code, out, err = cli('delete', name, '--keep-history', '-f', 'json')
+    code, out, err = cli('delete', name, '--keep-history', '--yes', '-f', 'json')
     assert code == 0, err
     assert json.loads(out)['records_deleted'] == []
     assert adapter.get_stack(name) is None
@@ -516,7 +520,7 @@ def test_delete_keep_history(cli, adapter, name, tmp_path):
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'deployed')]
 
     # deleting without --keep-history now removes everything
-    code, _out, err = cli('delete', name)
+    code, _out, err = cli('delete', name, '-y')
     assert code == 0, err
     assert plans.eventually(lambda: plans.records(adapter, name), []) == []
 

@@ -93,3 +93,27 @@ def test_wait_and_events_follow_time_out_with_exit_7(local_heat, tmp_path, cli, 
     assert code == ExitCode.TIMED_OUT, err
     code, _out, err = cli('wait', name, '--wait-timeout', '300')
     assert code == 0, err
+
+
+def test_not_found_is_one_exit_code_with_a_hint(local_heat, cli, name):
+    nosuch = 'nosuch-%s' % name
+    for args in (('status', nosuch), ('outputs', nosuch), ('events', nosuch),
+                 ('wait', nosuch), ('history', nosuch), ('show', nosuch),
+                 ('rollback', nosuch), ('recover', nosuch), ('delete', nosuch, '--yes')):
+        code, _out, err = cli(*args)
+        assert code == ExitCode.NOT_FOUND == 11, (args, code, err)
+        assert 'no stack %s' % nosuch in err and 'hint:' in err, (args, err)
+    # a stack heatplan never deployed has no history (said so, not an empty table)
+    local_heat.adapter.create_stack(name, {'template': 'heat_template_version: 2021-04-16\n'})
+    local_heat.adapter.wait_for_stack(name, timeout=60, poll=0.5)
+    code, _out, err = cli('history', name)
+    assert code == ExitCode.NOT_FOUND and 'heatplan never deployed it' in err
+
+
+def test_a_revision_description_is_kept_and_shown(tmp_path, cli, name):
+    source = plans.make_plan(tmp_path, 'described')
+    code, _out, err = cli('deploy', source, '--stack', name, '--description', 'ticket OPS-42')
+    assert code == 0, err
+    code, out, err = cli('history', name, '-f', 'json')
+    assert code == 0, err
+    assert [r['description'] for r in json.loads(out)] == ['ticket OPS-42']

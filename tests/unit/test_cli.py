@@ -353,3 +353,27 @@ def test_commands_come_from_heatplans_own_entry_points(monkeypatch):
     assert set(name for name, _ep in manager) == want
     cls, name, rest = manager.find_command(['lint', 'rules', '-f', 'json'])
     assert name == 'lint rules' and rest == ['-f', 'json']
+
+
+def test_version_is_the_installed_distributions(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit):
+        app.main(['--version'])
+    out, err = capsys.readouterr()
+    assert (out + err).split()[-1] == importlib.metadata.version('heatplan')
+
+
+def test_every_verb_is_documented_in_cli_rst():
+    import configparser
+
+    root = os.path.join(os.path.dirname(__file__), '..', '..')
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(root, 'setup.cfg'))
+    with open(os.path.join(root, 'doc', 'source', 'cli.rst'), encoding='utf-8') as f:
+        doc = f.read()
+    for line in cfg['entry_points']['heatplan.cli'].strip().splitlines():
+        verb = line.split('=')[0].strip().replace('_', ' ')
+        assert '``%s' % verb in doc or ('``' + verb.split()[0]) in doc, verb
+    for code in range(0, 12):
+        assert '\n%-4d ' % code in doc, code
