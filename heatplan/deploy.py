@@ -56,6 +56,9 @@ class DeployOptions:
     history_max: int = 10
     action: str = 'deploy'
     meta: dict = dataclasses.field(default_factory=dict)
+    #: resources the operation touches, known before its first event (set by
+    #: deploy from the preview or the plan: the progress total)
+    expected_resources: int = 0
     #: a reviewed change set's flattened preview, used instead of a second
     #: preview (set only when the stack has not changed since; see
     #: actions/changeset.py); the destruction guard still judges it
@@ -503,7 +506,9 @@ def _deploy(adapter, plan, opts, reporter, flight):
                   'previewed: using its reviewed preview')
             result.preview = opts.reviewed_preview
             flight.phase = 'asking'
+            asked = time.monotonic()
             _destruction_guard(opts.reviewed_preview, opts, reporter)
+            started += time.monotonic() - asked  # time at a prompt is not the deploy's
             flight.phase = 'reading'
         elif not (opts.allow_replace and opts.allow_delete):
             # (both allowed: the preview could not refuse anything; skip it)
@@ -514,7 +519,9 @@ def _deploy(adapter, plan, opts, reporter, flight):
                                        _existing_resources(adapter, ident, seen.changes))
             result.preview = preview
             flight.phase = 'asking'
+            asked = time.monotonic()
             _destruction_guard(preview, opts, reporter, seen)
+            started += time.monotonic() - asked  # time at a prompt is not the deploy's
             flight.phase = 'reading'
 
     held_text = 'revision %s' % held_rev if held_rev else (
@@ -560,6 +567,7 @@ def _deploy(adapter, plan, opts, reporter, flight):
     except errors.ConnectionFailed as exc:
         raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
     flight.phase = 'applying'
+    opts.expected_resources = _expected_resources(result.preview, plan)
     reporter.info('%s %s: revision %d, %s' % (
         'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
         plan.digest))
@@ -606,6 +614,38 @@ def _unchanged(name, stack, held_text):
     if stack is None:
         return 'there is still no stack %s' % name
     return 'the stack is unchanged (%s)' % held_text
+
+
+def _expected_resources(preview, plan):
+    """How many resources the operation touches, known before its first event.
+
+    From the update preview (added, updated, replaced, deleted, nested ones
+    included as far as Heat showed them); for a create, the resources of the
+    root template and of each nested template it names (a group counted as
+    one member: a lower bound the events may raise).
+    """
+    if preview:
+        return sum(len(preview.get(k) or []) for k in ('added', 'updated', 'replaced',
+                                                       'deleted'))
+    try:
+        import yaml
+
+        loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+        files = plan.body.get('files') or {}
+
+        def count(text, depth=0):
+            tmpl = yaml.load(text, Loader=loader) if isinstance(text, str) else None
+            resources = (tmpl or {}).get('resources') or {} if isinstance(tmpl, dict) else {}
+            n = 0
+            for rdef in resources.values():
+                n += 1
+                rtype = rdef.get('type') if isinstance(rdef, dict) else None
+                if depth < 5 and isinstance(rtype, str) and rtype in files:
+                    n += count(files[rtype], depth + 1)
+            return n
+        return count(plan.body.get('template'))
+    except Exception:  # a count for the display only: never fail a deploy on it
+        return 0
 
 
 def _set_status_quietly(st, record, status):
@@ -758,7 +798,8 @@ def wait(adapter, ident, opts, reporter, started):
     timeout = opts.wait_timeout
     if timeout is None:
         timeout = (opts.timeout_mins or 60) * 60 + 60
-    watcher = progress.EventWatcher(adapter, ident, reporter, started)
+    watcher = progress.EventWatcher(adapter, ident, reporter, started,
+                                    expected=opts.expected_resources)
     watcher.prime()
     deadline = time.monotonic() + timeout
     delay = 0.2
@@ -782,7 +823,7 @@ def wait(adapter, ident, opts, reporter, started):
                 if rollback_grace is None:
                     rollback_grace = time.monotonic() + 15
                 if time.monotonic() < rollback_grace:
-                    time.sleep(delay)
+                    watcher.sleep(delay)
                     continue
             watcher.poll()
             return status
@@ -791,7 +832,7 @@ def wait(adapter, ident, opts, reporter, started):
                 'stack %s still %s after %d s' % (opts.stack, status, timeout),
                 hint='the deploy goes on in Heat; follow it with "heatplan wait %s", and '
                      'when it ends run "heatplan recover %s"' % (opts.stack, opts.stack))
-        time.sleep(delay)
+        watcher.sleep(delay)
         delay = min(opts.poll, delay * 1.5)
 
 

@@ -2,6 +2,7 @@
 recover, delete.  Each parses options, calls one action, formats the result."""
 
 import json
+import shutil
 import sys
 import time
 
@@ -60,10 +61,18 @@ class CliReporter(deploy_mod.Reporter):
             return
         mins, secs = divmod(int(elapsed), 60)
         if self.tty:
-            width = 30
-            filled = int(width * done / total) if total else 0
-            self.stream.write('\r\033[K[%s%s] %d/%d resources  %02d:%02d' % (
-                '#' * filled, '.' * (width - filled), done, total, mins, secs))
+            # One line that never wraps (a wrapped line leaves a stale copy
+            # behind when redrawn): the bar shrinks, then goes, on a narrow
+            # terminal; the text is cut to the width as a last resort.
+            columns = shutil.get_terminal_size((80, 24)).columns
+            text = ' %d/%d resources  %02d:%02d' % (done, total, mins, secs)
+            width = min(30, columns - len(text) - 3)
+            bar = ''
+            if width >= 5:
+                filled = int(width * done / total) if total else 0
+                bar = '[%s%s]' % ('#' * filled, '.' * (width - filled))
+            line = (bar + text)[:max(columns - 1, 1)]
+            self.stream.write('\r\033[K' + line)
             self._bar = True
             self.stream.flush()
         elif time.monotonic() - self._last_line >= 10:
