@@ -1458,3 +1458,22 @@ def _report_case_counts():
     for name, value in sorted(CASES.items()):
         figure('hostile cases: %s' % name, value)
     figure('hostile input cases (test_hostile.py)', sum(CASES.values()))
+
+
+def test_a_pax_name_holding_a_nul_is_named_for_what_it_is(tmp_path):
+    # issue 12: it was refused with "'..' in its name"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT) as tar:
+        for name, data in PLAN.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data.encode())
+            tar.addfile(info, io.BytesIO(data.encode()))
+        info = tarfile.TarInfo('files/\u00e9vil\x00.txt')  # non-ASCII: a PAX path
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b'x'))
+    src = source.ArchiveSource('nul.tar', data=buf.getvalue())
+    reasons = [r for r in src.skipped.values()]
+    assert reasons == ['its name holds a NUL character'], src.skipped
+    assert "'..'" not in ' '.join(reasons)
+    assert sorted(src.keys()) == sorted(PLAN)
+    CASES['archive: odd names'] += 1
