@@ -51,7 +51,11 @@ class DeployOptions:
     supersede: bool = False
     expect_revision: int = None
     wait: bool = True
+    #: seconds to wait for Heat; None: the stack timeout plus WAIT_MARGIN
     wait_timeout: float = None
+    #: seconds without a new event before the resources in progress are listed
+    #: (None or 0: never)
+    quiet_report: float = 120.0
     poll: float = 2.0
     history_max: int = 10
     action: str = 'deploy'
@@ -790,17 +794,38 @@ def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', 
 
 #: Seconds between two polls of a deploy's events (progress lines).
 EVENTS_EVERY = 1.0
+#: Seconds waited beyond the stack timeout by default (Heat fails the stack
+#: at its timeout; the margin lets that failure arrive).
+WAIT_MARGIN = 60
+#: The stack timeout Heat applies when none is given (minutes).
+HEAT_TIMEOUT_MINS = 60
+
+
+def wait_timeout(opts):
+    """Seconds to wait: ``--wait-timeout``, else the stack timeout plus the margin."""
+    if opts.wait_timeout is not None:
+        return opts.wait_timeout
+    return (opts.timeout_mins or HEAT_TIMEOUT_MINS) * 60 + WAIT_MARGIN
+
+
+def timed_out(stack_name, status, seconds, what='the operation'):
+    """The error for a wait that gave up: what goes on, and how to follow it."""
+    return errors.DeployTimedOut(
+        'stack %s still %s after %d s: heatplan stopped waiting, but %s goes on in Heat'
+        % (stack_name, status, seconds, what),
+        hint='follow it with "heatplan wait %s" (or "heatplan events %s --follow"); '
+             'once it is no longer IN_PROGRESS, "heatplan recover %s" records the outcome'
+             % (stack_name, stack_name, stack_name))
 
 
 def wait(adapter, ident, opts, reporter, started):
     from heatplan import progress
 
-    timeout = opts.wait_timeout
-    if timeout is None:
-        timeout = (opts.timeout_mins or 60) * 60 + 60
+    timeout = wait_timeout(opts)
     watcher = progress.EventWatcher(adapter, ident, reporter, started,
                                     expected=opts.expected_resources)
     watcher.prime()
+    quiet = progress.QuietReport(adapter, ident, reporter, opts.quiet_report)
     deadline = time.monotonic() + timeout
     delay = 0.2
     rollback_grace = None
@@ -811,7 +836,8 @@ def wait(adapter, ident, opts, reporter, started):
             # Listing the events of every nested stack costs Heat far more
             # than a stack GET (tens of ms on a 1,000-file plan, growing with
             # the plan): at most once per EVENTS_EVERY seconds, and at the end.
-            watcher.poll()
+            if watcher.poll():
+                quiet.heard()
             events_due = time.monotonic() + max(opts.poll, EVENTS_EVERY)
         status = _status(stack)
         if stack is None:
@@ -828,11 +854,11 @@ def wait(adapter, ident, opts, reporter, started):
             watcher.poll()
             return status
         if time.monotonic() > deadline:
-            raise errors.DeployTimedOut(
-                'stack %s still %s after %d s' % (opts.stack, status, timeout),
-                hint='the deploy goes on in Heat; follow it with "heatplan wait %s", and '
-                     'when it ends run "heatplan recover %s"' % (opts.stack, opts.stack))
-        watcher.sleep(delay)
+            raise timed_out(opts.stack, status, timeout, 'the %s' % (
+                'rollback' if opts.action == 'rollback' else 'deploy'
+                if opts.action == 'deploy' else 'operation'))
+        quiet.check()
+        watcher.sleep(min(delay, max(0.0, deadline - time.monotonic()) + 0.01))
         delay = min(opts.poll, delay * 1.5)
 
 

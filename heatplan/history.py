@@ -428,8 +428,14 @@ def recover(adapter, stack_name, force=False):
     return settled
 
 
-def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False):
-    """Delete the stack and (unless ``keep_history``) its records; ``dry_run`` only checks."""
+def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
+           wait_timeout=None):
+    """Delete the stack and (unless ``keep_history``) its records; ``dry_run`` only checks.
+
+    The wait lasts at most ``wait_timeout`` seconds (default: the stack's
+    timeout plus deploy's margin); past it
+    :class:`~heatplan.errors.DeployTimedOut` says the delete goes on in Heat.
+    """
     st = store_mod.Store(adapter)
     stack = _stack_or_fail(adapter, stack_name)
     records = st.records(stack_name)
@@ -439,8 +445,19 @@ def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False):
         return None
     status = None
     if stack is not None:
-        status = adapter.delete_stack('%s/%s' % (stack['stack_name'], stack['id']),
-                                      wait=wait)
+        ident = '%s/%s' % (stack['stack_name'], stack['id'])
+        if wait_timeout is None:
+            wait_timeout = deploy_mod.wait_timeout(deploy_mod.DeployOptions(
+                stack=stack_name, timeout_mins=stack.get('timeout_mins')))
+        status = adapter.delete_stack(ident, wait=False)
+        if wait:
+            try:
+                status = adapter.wait_for_stack(ident, timeout=wait_timeout, poll=2.0)
+            except errors.DeployTimedOut:
+                current = adapter.get_stack(ident)
+                raise deploy_mod.timed_out(
+                    stack_name, deploy_mod._status(current) or 'DELETE_IN_PROGRESS',
+                    wait_timeout, 'the delete')
         if wait and status != 'DELETE_COMPLETE':
             raise errors.DeployFailed('deleting stack %s ended %s' % (stack_name, status))
     removed = []

@@ -6,7 +6,7 @@ from heatplan import deploy as deploy_mod
 from heatplan import errors
 
 
-def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0):
+def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report=120.0):
     """Wait until the stack settles; return ``{stack, status, revision, failures, elapsed}``.
 
     Raises :class:`~heatplan.errors.DeployFailed` when it ends failed and
@@ -20,7 +20,8 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0):
     ident = '%s/%s' % (stack['stack_name'], stack['id'])
     started = time.monotonic()
     opts = deploy_mod.DeployOptions(stack=stack_name, wait_timeout=wait_timeout, poll=poll,
-                                    disable_rollback=True)
+                                    disable_rollback=True, quiet_report=quiet_report,
+                                    action='wait', timeout_mins=stack.get('timeout_mins'))
     status = stack.get('stack_status') or ''
     if status.endswith('_IN_PROGRESS'):
         status = deploy_mod.wait(adapter, ident, opts, reporter, started)

@@ -6,6 +6,8 @@ cliff data: ``-f json|yaml|value|table|shell`` and ``-c`` work on every one.
 
 import json
 
+from heatplan import deploy as deploy_mod
+from heatplan import progress as progress_mod
 from heatplan.actions import events as events_action
 from heatplan.actions import managed as managed_action
 from heatplan.actions import outputs as outputs_action
@@ -119,16 +121,22 @@ class Wait(base.ShowOne):
         stack_cli.add_stack_argument(parser)
         parser.add_argument('--wait-timeout', '--timeout', type=float, metavar='SECONDS',
                             default=None, dest='wait_timeout',
-                            help='give up waiting after SECONDS (default: 61 minutes)')
+                            help='give up waiting after SECONDS (default: the stack '
+                                 'timeout plus %d s)' % deploy_mod.WAIT_MARGIN)
         parser.add_argument('--poll', type=float, default=2.0, metavar='SECONDS',
                             help='seconds between status reads (default 2)')
+        parser.add_argument('--quiet-report', type=float, metavar='SECONDS',
+                            default=progress_mod.QUIET_REPORT,
+                            help='when no event came for SECONDS, list the resources '
+                                 'still in progress (default: %(default)s; 0: never)')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
     def take_action(self, parsed_args):
         result = wait_action.run(connect.get_adapter(self.app, parsed_args),
                                  parsed_args.stack, stack_cli.CliReporter(),
-                                 parsed_args.wait_timeout, parsed_args.poll)
+                                 parsed_args.wait_timeout, parsed_args.poll,
+                                 parsed_args.quiet_report)
         if parsed_args.formatter == 'table':
             result = {k: _value(v) for k, v in result.items()}
         columns = tuple(result)

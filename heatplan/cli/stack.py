@@ -10,6 +10,7 @@ from heatplan import actions
 from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import history as history_mod
+from heatplan import progress as progress_mod
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import plan as plan_cli
@@ -146,11 +147,26 @@ def add_deploy_arguments(parser):
     group.add_argument('--description', metavar='TEXT',
                        help='a note for this revision, kept in its record and shown by '
                             '"heatplan history" (like helm --description)')
+    add_wait_arguments(group)
     group.add_argument('--history-max', type=int, default=10, metavar='N',
                        help='revision records to keep (default 10; 0 keeps all)')
     group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
                        help='result format (default: text)')
     return group
+
+
+def add_wait_arguments(parser, quiet=True):
+    parser.add_argument('--wait-timeout', type=float, metavar='SECONDS', default=None,
+                        help='stop waiting after SECONDS and exit 7; the operation goes '
+                             'on in Heat (default: the stack timeout plus %d s)'
+                             % deploy_mod.WAIT_MARGIN)
+    if quiet:
+        parser.add_argument('--quiet-report', type=float, metavar='SECONDS',
+                            default=progress_mod.QUIET_REPORT,
+                            help='when no event came for SECONDS while waiting, list the '
+                                 'resources still in progress with their nested path '
+                                 'and for how long (default: %(default)s; 0: never)')
+    return parser
 
 
 def deploy_options(parsed_args, stack):
@@ -170,6 +186,8 @@ def deploy_options(parsed_args, stack):
         supersede=parsed_args.supersede,
         expect_revision=parsed_args.expect_revision,
         wait=parsed_args.wait,
+        wait_timeout=parsed_args.wait_timeout,
+        quiet_report=parsed_args.quiet_report,
         history_max=parsed_args.history_max,
         meta={'description': parsed_args.description}
         if getattr(parsed_args, 'description', None) else {},
@@ -484,6 +502,7 @@ class Delete(base.ShowOne):
                             help='wait until Heat has deleted it (the default)')
         parser.add_argument('--no-wait', dest='wait', action='store_false',
                             help='return once Heat accepted the delete')
+        add_wait_arguments(parser, quiet=False)
         connect.add_heat_arguments(parser, self.app)
         return parser
 
@@ -504,6 +523,7 @@ class Delete(base.ShowOne):
             if not answer:
                 raise errors.Aborted('aborted, nothing changed')
         info = history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
-                                  wait=parsed_args.wait)
+                                  wait=parsed_args.wait,
+                                  wait_timeout=parsed_args.wait_timeout)
         columns = tuple(info)
         return columns, tuple(info[c] for c in columns)
