@@ -135,7 +135,7 @@ class Status(base.ShowOne):
             status['notes'].append(
                 'stale pid file: the local Heat died; "heatplan local up" cleans it up')
         return _show(status, ('running', 'url', 'pid', 'port', 'data_dir', 'log_file',
-                              'started_at', 'responding', 'notes'))
+                              'started_at', 'responding', 'engine', 'notes'))
 
 
 class Logs(base.Command):

@@ -43,6 +43,15 @@ LIMIT_DEFAULTS = {
 #: (64) 30 concurrent deploys of a small nested plan starve and hang.
 EXECUTOR_THREADS = 1024
 
+#: Seconds without progress (stacks IN_PROGRESS) before the watchdog dumps
+#: every thread to heat.log (see :mod:`heatplan.local.watchdog`).
+WATCHDOG_SECONDS = 60
+
+#: heat.log is rotated at this size (MB), keeping LOG_KEEP old files
+#: (heat.log.1 ...): a busy local Heat logs every API request.
+LOG_MAX_MB = 50
+LOG_KEEP = 3
+
 #: SQLite busy timeout (milliseconds) on every connection.
 SQLITE_BUSY_TIMEOUT_MS = 60000
 
@@ -144,6 +153,11 @@ class Paths:
         return self._p('heat.json')
 
     @property
+    def progress(self):
+        """JSON written by the watchdog: in progress, last progress, stalled."""
+        return self._p('progress.json')
+
+    @property
     def token(self):
         return self._p('token.json')
 
@@ -227,6 +241,9 @@ def render_conf(paths, host, port, limits=None, debug=False):
         'host = heatplan-local',
         'debug = %s' % ('true' if debug else 'false'),
         'log_file = %s' % paths.log,
+        'log_rotation_type = size',
+        'max_logfile_size_mb = %d' % LOG_MAX_MB,
+        'max_logfile_count = %d' % LOG_KEEP,
         'use_stderr = false',
         'transport_url = fake://',
         'keystone_backend = '

@@ -195,9 +195,102 @@ def _check_port_free(host, port):
 
 
 def _port_in_use(host, port, why='address already in use'):
+    owner = port_owner(port)
+    if owner is None:
+        return errors.LocalHeatError(
+            'port %d on %s is in use by another program (%s)' % (port, host, why),
+            hint='pick another port with --port N, or stop what listens there')
+    pid, argv = owner
+    data_dir = _argv_value(argv, '--data-dir')
+    if _SERVER_MODULE in argv:
+        return errors.LocalHeatError(
+            'port %d on %s is taken by another local Heat (pid %d, data dir %s) that this '
+            'data dir does not own' % (port, host, pid, data_dir or '?'),
+            hint='stop it with "heatplan local down --data-dir %s" (or "kill %d"), or pick '
+                 'another port with --port N' % (data_dir or 'DIR', pid))
     return errors.LocalHeatError(
-        'port %d on %s is in use by another program (%s)' % (port, host, why),
-        hint='pick another port with --port N, or stop what listens there')
+        'port %d on %s is in use by another program: pid %d (%s)'
+        % (port, host, pid, ' '.join(argv)[:200]),
+        hint='pick another port with --port N, or stop that program')
+
+
+def _argv_value(argv, flag):
+    try:
+        return argv[argv.index(flag) + 1]
+    except (ValueError, IndexError):
+        return None
+
+
+def port_owner(port):
+    """``(pid, argv)`` of the process listening on TCP ``port`` (Linux /proc), or None."""
+    inodes = set()
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[3] == '0A' and \
+                            int(fields[1].rsplit(':', 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except (OSError, ValueError):
+            continue
+    if not inodes:
+        return None
+    try:
+        pids = [int(p) for p in os.listdir('/proc') if p.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith('socket:[') and target[8:-1] in inodes:
+                try:
+                    with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                        argv = [a for a in f.read().decode('utf-8', 'replace').split('\0')
+                                if a]
+                except OSError:
+                    argv = []
+                return pid, argv
+    return None
+
+
+def _adopt(paths, host, port, notes):
+    """A server of this data dir still serving ``port`` though its pid file is gone."""
+    owner = port_owner(port)
+    if owner is None:
+        return None
+    pid, argv = owner
+    if _SERVER_MODULE not in argv or _argv_value(argv, '--data-dir') != paths.data_dir:
+        return None
+    if not api_answers(host, port):
+        raise errors.LocalHeatError(
+            'a local Heat of %s (pid %d) holds port %d but does not answer'
+            % (paths.data_dir, pid, port),
+            hint='it is stuck or still starting: see %s; stop it with "kill %d" '
+                 '("kill -9 %d" if it does not stop), then "heatplan local up"'
+                 % (paths.log, pid, pid))
+    url = local_config.endpoint_url(host, port)
+    state = {'pid': pid, 'host': host, 'port': port, 'url': url,
+             'started_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'limits': {},
+             'argv': argv, 'adopted': True}
+    with open(paths.pid, 'w') as f:
+        f.write('%d\n' % pid)
+    with open(paths.state, 'w') as f:
+        json.dump(state, f, indent=2)
+    notes.append('adopted the running local Heat of this data dir (pid %d), whose pid '
+                 'file was missing' % pid)
+    return Status(running=True, pid=pid, host=host, port=port, url=url,
+                  data_dir=paths.data_dir, log_file=paths.log,
+                  started_at=state['started_at'], responding=True, notes=notes,
+                  state='already running')
 
 
 def api_answers(host, port, timeout=2.0):
@@ -233,9 +326,13 @@ def status(data_dir=None, check_api=True):
     if pid is None:
         return result
     if pid and _pid_alive(pid) and _is_our_server(pid, paths.data_dir):
+        from heatplan.local import watchdog
+
         result.update(running=True, pid=pid, url=state.get('url'))
         if check_api and result['host'] and result['port']:
             result['responding'] = api_answers(result['host'], result['port'])
+        result['engine'] = watchdog.read_state(paths.progress) or \
+            'unknown: no report from the watchdog yet (or it is off)'
         return result
     result['stale_pid'] = pid
     return result
@@ -251,7 +348,7 @@ def _clean_stale(paths, result):
 
 
 def up(data_dir=None, port=None, host=local_config.DEFAULT_HOST, limits=None,
-       timeout=START_TIMEOUT, debug=False, exit_with_pid=None):
+       timeout=START_TIMEOUT, debug=False, exit_with_pid=None, watchdog_seconds=None):
     """Start the local Heat unless it runs already; return its :class:`Status`.
 
     ``port=None`` means the running one's port, else the default (8006).
@@ -289,10 +386,14 @@ def up(data_dir=None, port=None, host=local_config.DEFAULT_HOST, limits=None,
             current['state'] = 'already running'
             return current
         return _start(paths, host, port or local_config.DEFAULT_PORT, limits, timeout,
-                      debug, current['notes'], exit_with_pid)
+                      debug, current['notes'], exit_with_pid, watchdog_seconds)
 
 
-def _start(paths, host, port, limits, timeout, debug, notes, exit_with_pid=None):
+def _start(paths, host, port, limits, timeout, debug, notes, exit_with_pid=None,
+           watchdog_seconds=None):
+    adopted = _adopt(paths, host, port, notes)
+    if adopted is not None:
+        return adopted
     _check_port_free(host, port)
     argv = [sys.executable, '-m', _SERVER_MODULE, '--data-dir', paths.data_dir,
             '--host', host, '--port', str(port)]
@@ -302,6 +403,8 @@ def _start(paths, host, port, limits, timeout, debug, notes, exit_with_pid=None)
         argv.append('--debug')
     if exit_with_pid:
         argv += ['--exit-with-pid', str(int(exit_with_pid))]
+    if watchdog_seconds is not None:
+        argv += ['--watchdog-seconds', str(float(watchdog_seconds))]
     _remove(paths.console)
     started = time.monotonic()
     with open(paths.console, 'ab') as console:

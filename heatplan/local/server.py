@@ -60,6 +60,10 @@ def build_parser():
                             metavar='N',
                             help='Heat option %s (default: %d)' % (name, default))
     parser.add_argument('--debug', action='store_true', help='debug logging in heat.log')
+    parser.add_argument('--watchdog-seconds', type=float, default=None, metavar='SECONDS',
+                        help='dump every thread to heat.log when stacks are in progress '
+                             'and nothing progressed for SECONDS (default: %d; 0: off)'
+                             % local_config.WATCHDOG_SECONDS)
     parser.add_argument('--exit-with-pid', type=int, default=None, metavar='PID',
                         help='stop when process PID ends (test fixtures use it so '
                              'a killed test run leaves no server behind)')
@@ -241,6 +245,7 @@ class LocalHeat:
         self.paths = local_config.Paths(args.data_dir)
         self.engine_service = None
         self.server = None
+        self.watchdog = None
         self._stopping = threading.Event()
 
     def limits(self):
@@ -324,18 +329,37 @@ class LocalHeat:
         self.engine_service.start()
         pools = self.rpc_pools()
         LOG.info('RPC server thread pools: %s',
-                 ', '.join(sorted({type(p).__name__ for p in pools})) or 'none found')
+                 ', '.join(sorted({type(p).__name__ for _n, p in pools})) or 'none found')
+        self.start_watchdog()
+
+    def start_watchdog(self):
+        from heatplan.local import watchdog
+
+        seconds = self.args.watchdog_seconds
+        if seconds is None:
+            seconds = local_config.WATCHDOG_SECONDS
+        if seconds <= 0:
+            LOG.info('watchdog off')
+            return
+        self.watchdog = watchdog.Watchdog(
+            self.paths.database, self.paths.progress, stall_after=seconds,
+            interval=min(watchdog.INTERVAL, max(0.5, seconds / 6.0)),
+            pools=self.rpc_pools).start()
+        LOG.info('watchdog on: a thread dump goes to this log after %.0f s without '
+                 'progress', seconds)
 
     def rpc_pools(self):
         """The thread pools of the engine's started RPC servers."""
         engine = self.engine_service
         pools = []
-        for server in (getattr(engine, '_rpc_server', None),
-                       getattr(getattr(engine, 'worker_service', None), '_rpc_server', None),
-                       getattr(getattr(engine, 'listener', None), '_server', None)):
+        for name, server in (
+                ('engine', getattr(engine, '_rpc_server', None)),
+                ('worker', getattr(getattr(engine, 'worker_service', None), '_rpc_server',
+                                   None)),
+                ('listener', getattr(getattr(engine, 'listener', None), '_server', None))):
             pool = getattr(server, '_work_executor', None)
             if pool is not None:
-                pools.append(pool)
+                pools.append((name, pool))
         return pools
 
     def load_api(self):
@@ -384,6 +408,8 @@ class LocalHeat:
             threading.Thread(target=self.server.shutdown, daemon=True).start()
 
     def cleanup(self):
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.engine_service is not None:
             try:
                 self.engine_service.stop()
