@@ -112,6 +112,10 @@ class HeatRejected(HeatplanError):
     exit_code = ExitCode.HEAT_REJECTED
 
 
+class StackDamaged(HeatRejected):
+    """Heat fails on a stack's own stored data (e.g. its update preview answers 404)."""
+
+
 class DeployFailed(HeatplanError):
     exit_code = ExitCode.DEPLOY_FAILED
 

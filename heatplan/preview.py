@@ -25,6 +25,7 @@ explicit ``--allow-partial-preview``; what it sees is still refused as usual.
 """
 
 import dataclasses
+import re
 import uuid
 
 import yaml
@@ -60,6 +61,42 @@ def _merge(into, changes):
         into[kind].extend((changes or {}).get(kind, []) or [])
 
 
+_OWN_DATA = re.compile(r'\bwith id (\S+) not found|could not be found', re.I)
+
+
+def damaged_or(exc, ident):
+    """``exc``, or the error saying Heat fails on the stack's own stored data.
+
+    The stack was just read, so a 404 (or a 500 naming a missing record)
+    from its update preview means Heat cannot find something it stored for
+    the stack or a nested stack, whatever the plan says.  Nothing is
+    guessed: the message is Heat's own, and the ways out are choices.
+    """
+    code = getattr(exc, 'status_code', None)
+    heat_message = getattr(exc, 'heat_message', None) or exc.message
+    if not (code == 404 or (code == 500 and _OWN_DATA.search(heat_message or ''))):
+        return exc
+    name = ident.split('/')[0]
+    lost = ' (Heat\'s message lost the id: Heat formats NotFound messages twice and ' \
+        'shows "{}"; the engine log of a production Heat may have it)' \
+        if '{}' in (heat_message or '') else ''
+    damaged = errors.StackDamaged(
+        'Heat cannot preview the update of stack %s: it fails on the stack\'s own stored '
+        'data, not on the plan (HTTP %s: %s)%s.  Nothing was changed and no revision was '
+        'recorded.' % (name, code, heat_message, lost),
+        hint='Heat would most likely fail the update on the same data.  The ways out, '
+             'each your explicit choice: (1) "heatplan delete %s", then deploy again '
+             '(destroys the stack\'s resources); (2) repair Heat\'s records of the stack '
+             '(heat.log or the engine log names the nested stack that fails); (3) deploy '
+             'without the preview with --allow-replace --allow-delete (then nothing '
+             'refuses replacements or deletions, and Heat may fail the same way: '
+             '"heatplan recover %s" then records the failed revision)' % (name, name))
+    damaged.status_code = code
+    damaged.heat_type = getattr(exc, 'heat_type', None)
+    damaged.heat_message = heat_message
+    return damaged
+
+
 def update_preview(adapter, ident, body, tags=None, disable_rollback=True):
     """The update's resource changes, nested stacks included; see the module doc."""
     kwargs = {'tags': tags, 'disable_rollback': disable_rollback}
@@ -67,7 +104,7 @@ def update_preview(adapter, ident, body, tags=None, disable_rollback=True):
         changes = adapter.preview_update(ident, body, show_nested=True, **kwargs)
     except errors.HeatRejected as exc:
         if getattr(exc, 'status_code', None) != 400:
-            raise
+            raise damaged_or(exc, ident)
         return _level_by_level(adapter, ident, body, kwargs, exc.message)
     if not _well_formed(changes):
         top = adapter.preview_update(ident, body, show_nested=False, **kwargs)

@@ -237,6 +237,42 @@ def use_prompt_fake_transport():
     return True
 
 
+def keep_not_found_ids():
+    """Keep the id in Heat's ``NotFound`` messages (a Heat bug loses it).
+
+    ``NotFound(_('ResourcePropertiesData with id %s not found') % id)``
+    hands ``HeatException.__init__`` an already formatted *lazy* message,
+    which it formats again with no arguments: ``msg % {}`` replaces the
+    message's saved arguments with ``{}``, and the API, translating the
+    message for the answer, renders ``... with id {} not found``.  Here the
+    message is made plain text first (``%`` escaped), so the answer says
+    which id.  Returns False if Heat's class is not shaped as expected.
+    """
+    from heat.common import exception
+
+    cls = exception.NotFound
+    if getattr(cls, '_heatplan_keeps_ids', False):
+        return True
+    original = cls.__init__
+    try:
+        import inspect
+
+        if list(inspect.signature(original).parameters) != ['self', 'msg_fmt']:
+            return False
+    except (TypeError, ValueError):
+        return False
+
+    def __init__(self, msg_fmt=None):
+        if msg_fmt is None:
+            original(self)
+        else:
+            original(self, str(msg_fmt).replace('%', '%%'))
+
+    cls.__init__ = __init__
+    cls._heatplan_keeps_ids = True
+    return True
+
+
 class LocalHeat:
     """Heat's engine and API in this process."""
 
@@ -319,6 +355,8 @@ class LocalHeat:
         mgr = template._get_template_extension_manager()
         if not mgr or not mgr.names():
             raise RuntimeError('no Heat template format plugins registered')
+        if not keep_not_found_ids():
+            LOG.warning('Heat\'s NotFound messages may show "{}" instead of the id')
         if not use_prompt_fake_transport():
             LOG.warning('oslo.messaging fake transport keeps its 50 ms polling')
         if not use_dynamic_rpc_pools():
