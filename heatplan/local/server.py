@@ -273,6 +273,52 @@ def keep_not_found_ids():
     return True
 
 
+def log_dropped_checks():
+    """Log the convergence checks Heat drops because a record is missing.
+
+    Heat's ``check_resource.load_resource`` returns nothing, silently, when
+    loading the resource raises ``NotFound`` (for instance its
+    ``ResourcePropertiesData`` row is gone): the worker then drops the
+    message, and if that resource was still part of the traversal, the
+    stack stays IN_PROGRESS for ever with nothing in the log.  Here the same
+    function logs a warning naming the resource, the traversal and Heat's
+    error first.  Returns False if Heat's function is not shaped as expected.
+    """
+    import inspect
+
+    from heat.common import exception
+    from heat.engine import check_resource
+    from heat.engine import resource
+
+    original = getattr(check_resource, 'load_resource', None)
+    if original is None:
+        return False
+    if getattr(original, '_heatplan_logs', False):
+        return True
+    try:
+        params = list(inspect.signature(original).parameters)
+    except (TypeError, ValueError):
+        return False
+    if params != ['cnxt', 'resource_id', 'resource_data', 'current_traversal',
+                  'is_update']:
+        return False
+
+    def load_resource(cnxt, resource_id, resource_data, current_traversal, is_update):
+        try:
+            return resource.Resource.load(cnxt, resource_id, current_traversal,
+                                          is_update, resource_data)
+        except (exception.ResourceNotFound, exception.NotFound) as exc:
+            LOG.warning('Heat drops the check of resource %s (traversal %s, %s): %s; '
+                        'if it is still part of that traversal, its stack will not '
+                        'complete', resource_id, current_traversal,
+                        'update' if is_update else 'cleanup', exc)
+            return None, None, None
+
+    load_resource._heatplan_logs = True
+    check_resource.load_resource = load_resource
+    return True
+
+
 class LocalHeat:
     """Heat's engine and API in this process."""
 
@@ -355,6 +401,8 @@ class LocalHeat:
         mgr = template._get_template_extension_manager()
         if not mgr or not mgr.names():
             raise RuntimeError('no Heat template format plugins registered')
+        if not log_dropped_checks():
+            LOG.warning('Heat drops convergence checks of missing records silently')
         if not keep_not_found_ids():
             LOG.warning('Heat\'s NotFound messages may show "{}" instead of the id')
         if not use_prompt_fake_transport():
