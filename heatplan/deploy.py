@@ -856,7 +856,7 @@ def wait(adapter, ident, opts, reporter, started):
         if time.monotonic() > deadline:
             raise timed_out(opts.stack, status, timeout, 'the %s' % (
                 'rollback' if opts.action == 'rollback' else 'deploy'
-                if opts.action == 'deploy' else 'operation'))
+                if opts.action in ('deploy', 'apply') else 'operation'))
         quiet.check()
         watcher.sleep(min(delay, max(0.0, deadline - time.monotonic()) + 0.01))
         delay = min(opts.poll, delay * 1.5)
