@@ -294,8 +294,11 @@ def install(lay):
         # Debian's packages start their own services: ours run on their own
         # ports and data dirs; stop the distribution's so nothing else runs.
         for svc in ('mariadb', 'rabbitmq-server'):
-            subprocess.run(['service', svc, 'stop'], capture_output=True, timeout=120,
-                           stdin=subprocess.DEVNULL)
+            try:
+                subprocess.run(['service', svc, 'stop'], capture_output=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
     requirements = os.path.join(HERE, 'requirements.txt')
     stamp = os.path.join(lay.venv, '.prodheat-requirements')
     with open(requirements) as f:
