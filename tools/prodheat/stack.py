@@ -448,9 +448,9 @@ def keystone(lay, sec):
                       '--bootstrap-public-url', keystone_url(),
                       '--bootstrap-region-id', REGION], logfile=setup_log)
         write(lay.p('keystone', '.bootstrapped'), '')
-    spawn(lay, 'keystone', uwsgi(lay, 'keystone', 'keystone.wsgi.api:application',
+    spawn(lay, 'keystone', uwsgi(lay, 'keystone', 'tools.prodheat.wsgi:application',
                                  PORTS['keystone'], KEYSTONE_PROCESSES),
-          env={'OS_KEYSTONE_CONFIG_FILES': conf})
+          env={'OS_KEYSTONE_CONFIG_FILES': conf, 'PRODHEAT_APP': 'keystone'})
     wait_for('Keystone', http_ok(keystone_url()), lay, 'keystone')
 
 
@@ -458,7 +458,7 @@ def uwsgi(lay, name, module, port, processes, pyargv=None):
     cmd = [
         lay.bin('uwsgi'), '--master', '--die-on-term', '--need-app',
         '--http-socket', '%s:%d' % (HOST, port),
-        '--virtualenv', lay.venv, '--module', module,
+        '--virtualenv', lay.venv, '--pythonpath', REPO, '--module', module,
         '--processes', str(processes), '--threads', '1', '--lazy-apps',
         '--buffer-size', '65535',
         # Without it, clients that reuse a connection get it reset.
@@ -552,8 +552,9 @@ def heat(lay, sec):
         spawn(lay, name, [lay.bin('heat-engine'), '--config-file', conf,
                           '--config-file', host_conf, '--log-file', lay.log(name)])
     spawn(lay, 'heat-api', uwsgi(
-        lay, 'heat-api', 'heat.wsgi.api:application', PORTS['heat_api'], API_PROCESSES,
-        pyargv='--config-file %s --log-file %s' % (conf, lay.log('heat-api'))))
+        lay, 'heat-api', 'tools.prodheat.wsgi:application', PORTS['heat_api'], API_PROCESSES,
+        pyargv='--config-file %s --log-file %s' % (conf, lay.log('heat-api'))),
+        env={'PRODHEAT_APP': 'heat-api'})
     wait_for('Heat API', http_ok('http://%s:%d/' % (HOST, PORTS['heat_api'])),
              lay, 'heat-api')
     wait_for('heat-engines', lambda: engines_up(lay), timeout=START_TIMEOUT)
