@@ -191,6 +191,11 @@ def tar_bytes(path):
     return out
 
 
+#: Appended to every test stack name: empty for the embedded Heat (new each
+#: session); random per run on a cloud (see conftest), whose stacks outlive it.
+RUN_TAG = ''
+
+
 def stack_name(request, suffix=''):
     """A stack name unique to the test (the local Heat is shared)."""
     full = request.node.nodeid
@@ -198,7 +203,7 @@ def stack_name(request, suffix=''):
     if readable.startswith('test-'):
         readable = readable[len('test-'):]
     tail = hashlib.sha256(full.encode('utf-8')).hexdigest()[:6]
-    return 'ft-%s-%s%s' % (readable[:50].strip('-'), tail, suffix)
+    return 'ft-%s-%s%s%s' % (readable[:50].strip('-'), tail, RUN_TAG, suffix)
 
 
 def tags(adapter, stack):

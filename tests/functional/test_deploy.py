@@ -351,7 +351,7 @@ def test_concurrent_deploys_of_one_stack_one_proceeds(heat, name, tmp_path):
     barrier = threading.Barrier(len(contenders))
 
     def run(plan):
-        own = HeatAdapter.from_url(heat.url)
+        own = heat.connect()
         barrier.wait(timeout=30)
         try:
             return deploy.deploy(own, plan, opts(name))
@@ -389,7 +389,7 @@ def test_deploy_just_after_anothers_record_is_locked(heat, name, tmp_path):
             release.wait(30)
             return super().update_stack(*args, **kwargs)
 
-    paused = Paused(HeatAdapter.from_url(heat.url).client, url=heat.url)
+    paused = Paused(heat.connect().client, url=heat.url)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(deploy.deploy, paused, first, opts(name))
         try:
@@ -535,7 +535,7 @@ def test_demo_from_archive_and_directory_store_the_same_files(cli, heat, request
 
     def run(item):
         stack, plan = item
-        return deploy.deploy(HeatAdapter.from_url(heat.url), plan, opts(stack))
+        return deploy.deploy(heat.connect(), plan, opts(stack))
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = list(pool.map(run, zip(names, (from_dir, from_tar), strict=True)))
@@ -575,9 +575,10 @@ def test_demo_from_archive_and_directory_store_the_same_files(cli, heat, request
 def _openstack(heat, *args):
     """Run the real ``openstack`` CLI against the noauth local Heat."""
     exe = os.path.join(os.path.dirname(sys.executable), 'openstack')
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('OS_') or k == 'OS_CLIENT_CONFIG_FILE'}
     return subprocess.run(
-        [exe, '--os-auth-type', 'none', '--os-endpoint', heat.url] + [str(a) for a in args],
+        [exe] + heat.osc_args + [str(a) for a in args],
         capture_output=True, text=True, env=env, timeout=300)
 
 

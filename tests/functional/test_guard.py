@@ -15,7 +15,6 @@ import pytest
 
 from heatplan import deploy
 from heatplan import errors
-from heatplan.heat import HeatAdapter
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
 
@@ -249,7 +248,7 @@ def test_a_shadowed_parameter_is_reported_not_shown_as_a_change(cli, adapter, na
 # -- 5. Heat's own 500 on create/update ------------------------------------------------
 
 def _through_500(heat, name, method, path):
-    proxy = FaultProxy(heat.port).start()
+    proxy = FaultProxy(heat.port, project=heat.project).start()
     body = r'"stack_name":\s*"%s"' % re.escape(name) if method == 'POST' else None
     rule = proxy.add('status', method=method, path=path, body=body, status=500, page='json')
     return proxy, rule
@@ -270,7 +269,7 @@ def test_heats_500_settles_the_record_and_releases_the_lock(local_heat, name, tm
         method, path = 'POST', r'/stacks$'
     proxy, rule = _through_500(local_heat, name, method, path)
     try:
-        through = HeatAdapter.from_url(proxy.url)
+        through = local_heat.connect(proxy.url)
         with pytest.raises(errors.HeatRejected) as exc:
             deploy.deploy(through, second if op == 'update' else first, opts(name))
     finally:

@@ -229,6 +229,7 @@ def test_multipart_mime_validates_and_creates(local_heat):
 # -- (c) concurrency: SQLite must not lock ------------------------------------
 
 
+@pytest.mark.local_only  # reads heat.log
 def test_server_runs_with_its_oslo_messaging_fixes(local_heat):
     """The patches the local server applies to oslo.messaging took effect.
 
@@ -244,6 +245,7 @@ def test_server_runs_with_its_oslo_messaging_fixes(local_heat):
     # (what they buy is measured by the benchmarks: see doc/source/local.rst)
 
 
+@pytest.mark.local_only  # reads heat.log
 def test_twenty_concurrent_nested_creates(local_heat):
     adapter = local_heat.adapter
     names = [unique('conc%02d' % i) for i in range(20)]
@@ -266,6 +268,7 @@ def test_twenty_concurrent_nested_creates(local_heat):
     assert 'database is locked' not in log
 
 
+@pytest.mark.local_only  # reads heat.log and the server pid
 def test_thirty_concurrent_lifecycles(local_heat):
     """Create, update and delete 30 nested plans at once.
 
@@ -363,6 +366,7 @@ def pid_alive(pid):
         return f.read().rsplit(')', 1)[-1].split()[0] != 'Z'
 
 
+@pytest.mark.local_only  # heatplan local
 def test_cli_up_is_idempotent_status_and_down(data_dir):
     require_heat()
     port = free_port()
@@ -414,6 +418,7 @@ def test_cli_up_is_idempotent_status_and_down(data_dir):
     assert code == 0 and 'not running' in out
 
 
+@pytest.mark.local_only  # heatplan local
 def test_cli_stale_pid_file_is_cleaned_up(data_dir):
     require_heat()
     os.makedirs(data_dir)
@@ -434,6 +439,7 @@ def test_cli_stale_pid_file_is_cleaned_up(data_dir):
     assert json.loads(out)['state'] == 'started'
 
 
+@pytest.mark.local_only  # heatplan local
 def test_cli_port_in_use_is_a_clear_error(data_dir):
     require_heat()
     with socket.socket() as busy:
@@ -447,6 +453,7 @@ def test_cli_port_in_use_is_a_clear_error(data_dir):
     assert not os.path.exists(os.path.join(data_dir, 'heat.pid'))
 
 
+@pytest.mark.local_only  # heatplan local
 def test_cli_heat_failing_to_start_quotes_the_log(data_dir):
     require_heat()
     os.makedirs(os.path.join(data_dir, 'heat.sqlite'))  # a directory: the DB cannot open
@@ -458,6 +465,7 @@ def test_cli_heat_failing_to_start_quotes_the_log(data_dir):
     assert not os.path.exists(os.path.join(data_dir, 'heat.pid'))
 
 
+@pytest.mark.local_only  # heatplan local
 def test_cli_unusable_data_dir(tmp_path):
     blocker = tmp_path / 'file'
     blocker.write_text('not a directory')

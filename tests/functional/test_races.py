@@ -28,7 +28,6 @@ from heatplan import deploy
 from heatplan import errors
 from heatplan import history
 from heatplan import store as store_mod
-from heatplan.heat import HeatAdapter
 from tests.figures import figure
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
@@ -87,7 +86,7 @@ def race(heat, name, contenders):
     barrier = threading.Barrier(len(contenders))
 
     def run(plan):
-        adapter = HeatAdapter.from_url(heat.url)
+        adapter = heat.connect()
         barrier.wait(timeout=60)
         try:
             return deploy.deploy(adapter, plan, opts(name))
@@ -190,14 +189,14 @@ def test_a_deploy_between_lock_check_and_lock_is_refused(local_heat, request, tm
     a_plan = make(tmp_path, 'a', 'A', wait=4)[1]
     b_plan = make(tmp_path, 'b', 'B')[1]
     outcome = {}
-    with FaultProxy(heat.port) as proxy:
+    with FaultProxy(heat.port, project=heat.project) as proxy:
         records = r'/stacks\?tags=heatplan-record'
         proxy.add('pass', method='GET', path=records, times=1)   # B's lock check
         held = proxy.add('hold', method='GET', path=records, times=1, seconds=60)
 
         def run_b():
             try:
-                outcome['b'] = deploy.deploy(HeatAdapter.from_url(proxy.url), b_plan,
+                outcome['b'] = deploy.deploy(heat.connect(proxy.url), b_plan,
                                              opts(name))
             except Exception as exc:
                 outcome['b'] = exc
@@ -230,8 +229,8 @@ class GivenReads:
     a loaded machine delayed) is given the same way.
     """
 
-    def __init__(self, url, torn, times=1):
-        self.adapter = HeatAdapter.from_url(url)
+    def __init__(self, heat, torn, times=1):
+        self.adapter = heat.connect()
         self.torn = torn
         self.left = times
         self.real_get_stack = self.adapter.get_stack
@@ -263,7 +262,7 @@ def test_a_torn_stack_read_does_not_settle_a_running_deploy(local_heat, request,
     heat = local_heat
     name = plans.stack_name(request)
     a_plan, torn = start_update_and_tear(heat, tmp_path, name)
-    b = GivenReads(heat.url, torn)
+    b = GivenReads(heat, torn)
     with pytest.raises(store_mod.Locked) as refused:
         deploy.deploy(b.adapter, make(tmp_path, 'b', 'B')[1], opts(name))
     assert LOCK_MESSAGE % (name, 2) in str(refused.value)
@@ -279,7 +278,7 @@ def test_recover_does_not_settle_a_running_deploy_from_a_torn_read(local_heat, r
     heat = local_heat
     name = plans.stack_name(request)
     a_plan, torn = start_update_and_tear(heat, tmp_path, name)
-    b = GivenReads(heat.url, torn)
+    b = GivenReads(heat, torn)
     with pytest.raises(errors.RefusedError, match='the deploy is still running'):
         history.recover(b.adapter, name)
     assert plans.revisions(heat.adapter, name) == [(1, 'deployed'), (2, 'pending')]
@@ -305,7 +304,7 @@ def test_a_deploy_whose_read_saw_an_update_that_ended_since_goes_on(local_heat, 
     # what A's deploy does when its wait ends
     assert history.recover(heat.adapter, name) == [{'revision': 2, 'status': 'deployed'}]
     b_plan = make(tmp_path, 'b', 'B')[1]
-    b = GivenReads(heat.url, during)
+    b = GivenReads(heat, during)
     result = deploy.deploy(b.adapter, b_plan, opts(name))
     assert b.left == 0
     assert (result.outcome, result.revision, result.status) == ('updated', 3, 'UPDATE_COMPLETE')
@@ -326,14 +325,14 @@ def test_exports_during_a_deploy_are_the_old_or_the_new_plan(local_heat, request
 
     def run():
         try:
-            outcome['result'] = deploy.deploy(HeatAdapter.from_url(heat.url), new, opts(name))
+            outcome['result'] = deploy.deploy(heat.connect(), new, opts(name))
         except Exception as exc:
             outcome['result'] = exc
 
     seen = {'old': 0, 'new': 0}
     mixed = []
     exports = 0
-    reader = HeatAdapter.from_url(heat.url)
+    reader = heat.connect()
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -373,3 +372,68 @@ def test_soak_concurrent_deploys(local_heat, request, tmp_path, n):
     assert problems == []
     assert bug_seen == [], BUG_LOCK_RACE
 
+
+
+# -- lock-only races: K threads create the same pending record -------------------------
+
+def lock_round(heat, plan, name, k):
+    """``k`` threads (own clients) take the lock of revision 1 of ``name`` at once.
+
+    Returns ``(takers, heat_accepted)``: how many create_pending calls came back
+    holding the lock, and how many creates of the one record name Heat accepted
+    (more than one: Heat's name check was not atomic; the after-create check
+    must then leave exactly one taker).
+    """
+    barrier = threading.Barrier(k)
+    accepted = []
+    lock = threading.Lock()
+
+    def run(_i):
+        adapter = heat.connect()
+        real_create = adapter.create_stack
+
+        def counting_create(*args, **kwargs):
+            created = real_create(*args, **kwargs)
+            with lock:
+                accepted.append(created['id'])
+            return created
+
+        adapter.create_stack = counting_create
+        store = store_mod.Store(adapter)
+        barrier.wait(timeout=60)
+        try:
+            return store.create_pending(name, 1, plan.body, plan.digest, {})
+        except Exception as exc:  # Locked, or a finding
+            return exc
+
+    with concurrent.futures.ThreadPoolExecutor(k) as pool:
+        outcomes = list(pool.map(run, range(k), timeout=300))
+    takers = [o for o in outcomes if isinstance(o, store_mod.Record)]
+    others = [o for o in outcomes if not isinstance(o, (store_mod.Record, store_mod.Locked))]
+    assert others == [], others
+    return takers, len(accepted)
+
+
+def run_lock_rounds(heat, request, tmp_path, rounds, k=8):
+    _src, plan = make(tmp_path, 'lock', 'lock')
+    violations = []
+    duplicates = 0
+    for i in range(rounds):
+        name = plans.stack_name(request, '-l%d' % i)
+        takers, accepted = lock_round(heat, plan, name, k)
+        duplicates += accepted > 1
+        if len(takers) != 1:
+            violations.append('round %d: %d threads hold the lock (Heat accepted %d creates)'
+                              % (i, len(takers), accepted))
+        for record in takers:   # keep the project small: max_stacks_per_tenant
+            heat.adapter.delete_stack(record.ident)
+    return violations, duplicates
+
+
+def test_lock_only_races_leave_one_taker(local_heat, request, tmp_path):
+    rounds = int(os.environ.get('HEATPLAN_LOCK_ROUNDS', '200' if SOAK else '5'))
+    violations, duplicates = run_lock_rounds(local_heat, request, tmp_path, rounds)
+    figure('lock-only races run (8 threads)', rounds)
+    figure('lock-only races where Heat accepted one name twice or more', duplicates)
+    figure('lock-only race violations', len(violations))
+    assert violations == []

@@ -1,0 +1,1 @@
+"""A production-shaped Heat (MariaDB, RabbitMQ, Keystone, uWSGI, several engines)."""
