@@ -18,9 +18,8 @@ from heatplan import output
 from heatplan import package as package_mod
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.actions._stack import LIST_HINT
 from heatplan.plan import manifest as manifest_mod
-
-LIST_HINT = '"heatplan list" lists the stacks heatplan manages'
 
 
 def _stack_or_fail(adapter, stack_name):

@@ -3,6 +3,7 @@
 import time
 
 from heatplan import errors
+from heatplan.actions import _stack
 
 COLUMNS = ('time', 'stack', 'resource', 'status', 'reason')
 
@@ -23,11 +24,7 @@ def run(adapter, stack_name, nested_depth=None, follow=False, poll=2.0, timeout=
     longer ``*_IN_PROGRESS`` (after one last listing) or after ``timeout``
     seconds (:class:`~heatplan.errors.DeployTimedOut`).
     """
-    stack = adapter.get_stack(stack_name)
-    if stack is None:
-        raise errors.NotFound('no stack %s' % stack_name,
-                                   hint='list the stacks with "heatplan list"')
-    ident = '%s/%s' % (stack['stack_name'], stack['id'])
+    stack, ident = _stack.live(adapter, stack_name)
     seen = set()
     deadline = clock() + timeout if timeout else None
     while True:

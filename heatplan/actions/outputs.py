@@ -1,15 +1,13 @@
 """``heatplan outputs STACK [NAME]``: the stack's outputs."""
 
 from heatplan import errors
+from heatplan.actions import _stack
 
 
 def run(adapter, stack_name, name=None):
     """``{key: value}`` of the stack's outputs (one when ``name`` is given)."""
-    stack = adapter.get_stack(stack_name)
-    if stack is None:
-        raise errors.NotFound('no stack %s' % stack_name,
-                                   hint='list the stacks with "heatplan list"')
-    outputs = adapter.get_outputs('%s/%s' % (stack['stack_name'], stack['id']))
+    _stack_dict, ident = _stack.live(adapter, stack_name)
+    outputs = adapter.get_outputs(ident)
     if name is not None:
         if name not in outputs:
             raise errors.NotFound(

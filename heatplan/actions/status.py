@@ -10,7 +10,7 @@ from heatplan import store as store_mod
 from heatplan.plan import manifest as manifest_mod
 
 
-def _plan_matches(adapter, ident, stack, deployed_digest):
+def _plan_matches(adapter, ident, deployed_digest):
     """``(True|False|None, why)``: does the stack still run the deployed record's plan?
 
     A change made outside heatplan (``openstack stack update``, a PATCH of
@@ -84,7 +84,7 @@ def run(adapter, stack_name):
     info['digest'] = ('sha256:' + digest) if digest else None
     ident = '%s/%s' % (stack['stack_name'], stack['id'])
     info['plan_matches'], info['plan_check'] = _plan_matches(
-        adapter, ident, stack, info['digest'])
+        adapter, ident, info['digest'])
     if not (stack.get('stack_status') or '').endswith('_IN_PROGRESS'):
         info['outputs'] = adapter.get_outputs(ident)
     return info

@@ -4,6 +4,8 @@ import time
 
 from heatplan import deploy as deploy_mod
 from heatplan import errors
+from heatplan import store as store_mod
+from heatplan.actions import _stack
 
 
 def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report=120.0):
@@ -13,11 +15,7 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report
     :class:`~heatplan.errors.DeployTimedOut` after ``wait_timeout`` seconds,
     with deploy's exit codes.  A stack not in progress returns at once.
     """
-    stack = adapter.get_stack(stack_name)
-    if stack is None:
-        raise errors.NotFound('no stack %s' % stack_name,
-                                   hint='list the stacks with "heatplan list"')
-    ident = '%s/%s' % (stack['stack_name'], stack['id'])
+    stack, ident = _stack.live(adapter, stack_name)
     started = time.monotonic()
     opts = deploy_mod.DeployOptions(stack=stack_name, wait_timeout=wait_timeout, poll=poll,
                                     disable_rollback=True, quiet_report=quiet_report,
@@ -26,8 +24,6 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report
     if status.endswith('_IN_PROGRESS'):
         status = deploy_mod.wait(adapter, ident, opts, reporter, started)
     final = adapter.get_stack(ident) or {}
-    from heatplan import store as store_mod
-
     rev = store_mod.tag_value(store_mod.tags_of(final), 'hp-rev=') if final else None
     result = {'stack': stack_name, 'status': status,
               'reason': final.get('stack_status_reason') or '',
