@@ -118,7 +118,7 @@ class Bench:
     def heatplan(self, plan_dir, stack, deploy_id):
         from heatplan import actions
         from heatplan import deploy
-        from heatplan import source
+        from heatplan.plan import source
 
         opts = actions.PlanOptions(
             source=plan_dir, parameters=['DeployIdentifier=%s' % deploy_id],

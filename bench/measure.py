@@ -67,9 +67,9 @@ class HeatplanTool:
 
     def __init__(self, plan_dir):
         from heatplan import actions
-        from heatplan import assemble
         from heatplan import lint
-        from heatplan import source
+        from heatplan.plan import assemble
+        from heatplan.plan import source
 
         self.actions, self.assemble, self.lint = actions, assemble, lint
         self.opts = actions.PlanOptions(
