@@ -105,7 +105,7 @@ class MethodTimer:
 
 class Bench:
     def __init__(self, url, poll, timeout):
-        from heatplan.heat import HeatAdapter
+        from heatplan.heat.adapter import HeatAdapter
 
         self.adapter = HeatAdapter.from_url(url, local=True)
         self.client = self.adapter.client

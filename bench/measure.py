@@ -110,7 +110,7 @@ class HeatplanTool:
         return times, (plan, diagnostics)
 
     def fields(self, result):
-        from heatplan import heat
+        from heatplan.heat import adapter as heat
 
         plan, _diagnostics = result
         fields = heat.HeatAdapter._fields(plan.body, disable_rollback=True)
