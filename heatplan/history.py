@@ -98,7 +98,7 @@ def load_revision(adapter, stack_name, revision=None):
                 hint='name a revision with --revision (see "heatplan history %s"); %s'
                 % (stack_name, LIST_HINT))
         files = adapter.get_files('%s/%s' % (stack['stack_name'], stack['id']))
-        held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=')
+        held = store_mod.held_revision(stack)
         rec = None
         if held and held.isdigit():
             rec = next((r for r in st.records(stack_name) if r.revision == int(held)), None)
@@ -389,42 +389,12 @@ def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None
 def recover(adapter, stack_name, force=False):
     """Settle pending records from the stack's real state; release the lock."""
     st = store_mod.Store(adapter)
-    records = st.records(stack_name)
-    pending = [r for r in records if r.status == store_mod.PENDING]
     stack = _stack_or_fail(adapter, stack_name)
+    records = st.records(stack_name)
     if stack is None and not records:
         raise errors.NotFound('no stack %s and no heatplan history for it' % stack_name,
                               hint=LIST_HINT)
-    if stack is not None and deploy_mod.IN_PROGRESS in (stack.get('stack_status') or ''):
-        raise errors.RefusedError(
-            'stack %s is %s: the deploy is still running'
-            % (stack_name, stack['stack_status']),
-            hint='"heatplan wait %s" waits for it to finish; then run recover again'
-                 % stack_name)
-    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
-    now = adapter.server_now()  # records are stamped by Heat's clock
-    young = [r for r in pending
-             if str(r.revision) != held and r.age(now) < deploy_mod.STALE_AFTER and not force]
-    if young:
-        raise errors.RefusedError(
-            'revision %d of %s was started %d s ago and may still be sending its plan'
-            % (young[0].revision, stack_name, young[0].age(now)),
-            hint='wait %d s, or pass --force if that deploy is certainly dead'
-            % deploy_mod.STALE_AFTER)
-    if stack is not None and any(str(r.revision) == held for r in pending):
-        # Settling a revision as deployed needs a read Heat cannot have torn.
-        stack = deploy_mod.confirm_read(adapter, stack)
-        if stack is not None and deploy_mod.IN_PROGRESS in (stack.get('stack_status') or ''):
-            raise errors.RefusedError(
-                'stack %s is %s: the deploy is still running'
-                % (stack_name, stack['stack_status']),
-                hint='"heatplan wait %s" waits for it to finish; then run recover again'
-                 % stack_name)
-    settled = []
-    for rec in pending:
-        deploy_mod.settle(st, records, rec, stack)
-        settled.append({'revision': rec.revision, 'status': rec.status})
-    return settled
+    return store_mod.recover(st, stack_name, records, stack, force=force)
 
 
 def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
@@ -455,7 +425,7 @@ def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
             except errors.DeployTimedOut:
                 current = adapter.get_stack(ident)
                 raise deploy_mod.timed_out(
-                    stack_name, deploy_mod._status(current) or 'DELETE_IN_PROGRESS',
+                    stack_name, store_mod.status_of(current) or 'DELETE_IN_PROGRESS',
                     wait_timeout, 'the delete')
         if wait and status != 'DELETE_COMPLETE':
             raise errors.DeployFailed('deleting stack %s ended %s' % (stack_name, status))

@@ -164,7 +164,7 @@ def check_base(adapter, doc):
         raise errors.RefusedError('stack %s is gone since the change set was previewed'
                                   % name)
     tags = store_mod.tags_of(stack)
-    rev = store_mod.tag_value(tags, 'hp-rev=')
+    rev = store_mod.tag_value(tags, store_mod.STACK_REV_TAG)
     digest = store_mod.tag_value(tags, store_mod.STACK_DIGEST_TAG)
     digest = ('sha256:' + digest) if digest else None
     now_rev = int(rev) if rev and rev.isdigit() else 0

@@ -14,10 +14,10 @@ def run(adapter):
         tags = store_mod.tags_of(stack)
         if store_mod.RECORD_TAG in tags:
             continue
-        rev = store_mod.tag_value(tags, 'hp-rev=')
+        rev = store_mod.tag_value(tags, store_mod.STACK_REV_TAG)
         if rev is None:
             continue
-        digest = store_mod.tag_value(tags, 'hp-digest=')
+        digest = store_mod.tag_value(tags, store_mod.STACK_DIGEST_TAG)
         rows.append({
             'stack': stack.get('stack_name'),
             'revision': int(rev) if rev.isdigit() else None,

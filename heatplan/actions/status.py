@@ -78,8 +78,8 @@ def run(adapter, stack_name):
         info['plan_check'] = 'the stack does not exist (its history does)'
         return info
     tags = store_mod.tags_of(stack)
-    rev = store_mod.tag_value(tags, 'hp-rev=')
-    digest = store_mod.tag_value(tags, 'hp-digest=')
+    rev = store_mod.tag_value(tags, store_mod.STACK_REV_TAG)
+    digest = store_mod.tag_value(tags, store_mod.STACK_DIGEST_TAG)
     info['revision'] = int(rev) if rev and rev.isdigit() else None
     info['digest'] = ('sha256:' + digest) if digest else None
     ident = '%s/%s' % (stack['stack_name'], stack['id'])

@@ -24,7 +24,7 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report
     if status.endswith('_IN_PROGRESS'):
         status = deploy_mod.wait(adapter, ident, opts, reporter, started)
     final = adapter.get_stack(ident) or {}
-    rev = store_mod.tag_value(store_mod.tags_of(final), 'hp-rev=') if final else None
+    rev = store_mod.held_revision(final)
     result = {'stack': stack_name, 'status': status,
               'reason': final.get('stack_status_reason') or '',
               'revision': int(rev) if rev and rev.isdigit() else None,

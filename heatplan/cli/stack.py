@@ -11,6 +11,7 @@ from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import history as history_mod
 from heatplan import progress as progress_mod
+from heatplan import store as store_mod
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import plan as plan_cli
@@ -474,7 +475,7 @@ class Recover(base.Lister):
         parser.add_argument('--force', action='store_true',
                             help='settle even a pending record younger than %d s (its '
                                  'deploy may still be sending its plan)'
-                            % deploy_mod.STALE_AFTER)
+                            % store_mod.STALE_AFTER)
         connect.add_heat_arguments(parser, self.app)
         return parser
 

@@ -16,6 +16,7 @@ from heatplan import deploy
 from heatplan import errors
 from heatplan import history
 from heatplan import store as store_mod
+from heatplan.store import machine as store_machine
 from tests.functional import plans
 
 ExitCode = errors.ExitCode
@@ -319,7 +320,7 @@ def test_killed_deploy_leaves_a_pending_record_that_recover_settles(
     assert plans.revisions(adapter, name) == [(1, 'deployed'), (2, 'pending')]
 
     # past the grace period it is stale (no need to wait 120 s in a test)
-    monkeypatch.setattr(deploy, 'STALE_AFTER', 0.0)
+    monkeypatch.setattr(store_machine, 'STALE_AFTER', 0.0)
     code, _out, err = cli('deploy', v3, '--stack', name)
     assert code == ExitCode.REFUSED, err
     assert 'revision 2 of %s is pending' % name in err

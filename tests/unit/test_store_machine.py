@@ -1,0 +1,344 @@
+"""The revision records' state machine, rule by rule, on the memory driver.
+
+Each rule the functional suite proves against a real Heat (tests/functional/
+test_races.py, test_faults.py, test_history.py) is pinned here in
+milliseconds, including the interleavings a real Heat produces only under
+load: duplicate names, a row visible only after another deploy's check,
+tags stored after the row, a torn stack read.
+"""
+
+import inspect
+import random
+import threading
+
+import pytest
+
+from heatplan import errors
+from heatplan import store as store_mod
+from heatplan.heat.adapter import HeatAdapter
+from heatplan.store import driver as driver_mod
+from heatplan.store import machine
+from heatplan.store.memory import MemoryHeat
+
+PLAN = {'template': 'heat_template_version: 2021-04-16\nresources: {}\n',
+        'files': {'a.yaml': 'x: 1\n'}}
+DIGEST = 'sha256:' + 'ab' * 32
+
+
+class FakeTime:
+    """The store's clock and sleep: sleeping advances the clock and runs ``during``."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.during = None
+        self.slept = 0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept += 1
+        self.now += seconds
+        if self.during is not None:
+            self.during()
+
+
+def new_store(heat=None, fake=None):
+    heat = heat or MemoryHeat()
+    fake = fake or FakeTime()
+    return store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock), heat, fake
+
+
+def live_records(heat, name='hp.demo.r1'):
+    return [s for s in heat.list_stacks(show_hidden=True, name=name)
+            if s['stack_status'] not in machine.GONE]
+
+
+def deploy_stack(heat, revision, status='UPDATE_IN_PROGRESS', name='demo'):
+    """The managed stack, carrying ``revision`` (created if need be)."""
+    tags = [store_mod.STACK_REV_TAG + str(revision), 'hp-digest=' + 'ab' * 32]
+    if heat.get_stack(name) is None:
+        heat.create_stack(name, {'template': 'x', 'files': {}}, tags=tags)
+    else:
+        heat.update_stack(name, {'template': 'x', 'files': {}}, tags=tags)
+    if not status.endswith('IN_PROGRESS'):
+        heat.finish(name, status)
+    return heat.get_stack(name)
+
+
+# -- the driver interface -------------------------------------------------
+
+@pytest.mark.parametrize('driver', [HeatAdapter, MemoryHeat])
+def test_both_drivers_provide_every_method_with_the_same_parameters(driver):
+    for name, method in inspect.getmembers(driver_mod.Driver, inspect.isfunction):
+        if name.startswith('_'):
+            continue
+        assert hasattr(driver, name), name
+        want = list(inspect.signature(method).parameters)
+        assert list(inspect.signature(getattr(driver, name)).parameters) == want, name
+
+
+# -- the lock -------------------------------------------------------------
+
+def test_a_second_create_of_the_same_revision_is_refused_by_the_name_check():
+    st, heat, _ = new_store()
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    with pytest.raises(store_mod.Locked) as caught:
+        st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert 'revision 1' in caught.value.message and 'heatplan wait demo' in caught.value.hint
+    assert len(live_records(heat)) == 1
+
+
+def test_duplicate_creates_the_oldest_wins_and_the_younger_withdraws():
+    st, heat, _ = new_store()
+    heat.duplicate_names = True
+    first = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    with pytest.raises(store_mod.Locked):
+        st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert [s['id'] for s in live_records(heat)] == [first.id]
+
+
+def test_an_older_record_visible_only_after_a_younger_check_loses():
+    """Heat's row for the older create commits after the younger one checked.
+
+    The younger saw itself alone and holds the lock; the older sees the
+    younger, waits for it to go, and gives up when it stays.  (The rule of
+    'the oldest wins' alone let both go ahead here.)
+    """
+    heat = MemoryHeat()
+    heat.duplicate_names = True
+    fake = FakeTime()
+    st, _, _ = new_store(heat, fake)
+    outcome = {}
+
+    def younger_runs_first(name):
+        heat.before_insert = None
+        outcome['younger'] = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock) \
+            .create_pending('demo', 1, PLAN, DIGEST, {})
+
+    heat.before_insert = younger_runs_first
+    with pytest.raises(store_mod.Locked):
+        st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert [s['id'] for s in live_records(heat)] == [outcome['younger'].id]
+    assert fake.now >= machine.CONTENDERS_GO_WITHIN   # it waited before giving up
+
+
+def test_the_oldest_goes_ahead_once_the_younger_withdraws():
+    heat = MemoryHeat()
+    heat.duplicate_names = True
+    fake = FakeTime()
+    st, _, _ = new_store(heat, fake)
+    younger = {}
+
+    def younger_row_appears(name):
+        heat.before_insert = None
+        created = heat.create_stack(name, {'template': 'r', 'files': {}}, tags=[])
+        younger['record'] = store_mod.Record(name, created['id'], 1, 'pending', DIGEST,
+                                             '', '', [])
+
+    def younger_checks():
+        fake.during = None
+        other = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock)
+        assert other._contest(younger['record']) is not None   # it sees the older one
+        other._withdraw(younger['record'])
+
+    heat.before_insert = younger_row_appears
+    fake.during = younger_checks
+    mine = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert [s['id'] for s in live_records(heat)] == [mine.id]
+    assert fake.slept == 1
+
+
+def test_the_lock_holds_while_the_tags_are_not_stored_yet():
+    """Records are listed by tag; a record whose tags Heat has not stored is
+    invisible to that listing, so the second deploy computes the same
+    revision.  The check after the create goes by name and still refuses."""
+    st, heat, _ = new_store()
+    heat.duplicate_names = True
+    heat.late_tags = 100
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert st.records('demo') == []            # the tag listing cannot see it yet
+    with pytest.raises(store_mod.Locked):
+        st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert len(live_records(heat)) == 1
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_racing_threads_with_random_delays_exactly_one_holds_the_lock(seed):
+    rng = random.Random(seed)
+    heat = MemoryHeat()
+    heat.duplicate_names = True
+    heat.late_tags = rng.randint(0, 3)
+    delays = {}
+
+    def slow_commit(name):
+        event = delays[threading.get_ident()]
+        event.wait(rng.random() * 0.003)
+
+    heat.before_insert = slow_commit
+    winners, losers = [], []
+    start = threading.Barrier(6)
+
+    def contender():
+        delays[threading.get_ident()] = threading.Event()
+        fake = FakeTime()   # each look waits 0.5 ms for real, 0.5 s on its clock
+        fake.during = lambda: threading.Event().wait(0.0005)
+        st = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock)
+        start.wait()
+        try:
+            winners.append(st.create_pending('demo', 1, PLAN, DIGEST, {}))
+        except store_mod.Locked:
+            losers.append(1)
+
+    threads = [threading.Thread(target=contender) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) + len(losers) == 6
+    assert len(winners) == 1   # never two; and the oldest goes ahead when others withdraw
+    assert [s['id'] for s in live_records(heat)] == [w.id for w in winners]
+
+
+# -- pending records and the managed stack --------------------------------
+
+def test_a_torn_read_never_settles_a_revision_heat_is_still_applying():
+    st, heat, _ = new_store()
+    record = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_IN_PROGRESS')
+    heat.tear('demo', 'CREATE_COMPLETE')           # the old status, the new tag
+    stack = heat.get_stack('demo')
+    assert stack['stack_status'] == 'CREATE_COMPLETE'
+    with pytest.raises(store_mod.Locked):
+        store_mod.check_locks(st, st.records('demo'), stack, 'demo')
+    assert st.records('demo')[0].status == store_mod.PENDING
+    assert record.revision == 1
+
+
+def test_a_finished_revision_is_settled_on_the_next_deploy_and_supersedes_the_last():
+    st, heat, _ = new_store()
+    one = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_COMPLETE')
+    store_mod.settle(st, st.records('demo'), one, heat.get_stack('demo'))
+    st.create_pending('demo', 2, PLAN, DIGEST, {})
+    deploy_stack(heat, 2, 'UPDATE_COMPLETE')
+    heard = []
+    stack = store_mod.check_locks(st, st.records('demo'), heat.get_stack('demo'), 'demo',
+                                  info=heard.append)
+    assert stack['stack_status'] == 'UPDATE_COMPLETE'
+    assert [(r.revision, r.status) for r in st.records('demo')] == [
+        (1, store_mod.SUPERSEDED), (2, store_mod.DEPLOYED)]
+    assert heard == ['settled revision 2 of demo as deployed']
+
+
+@pytest.mark.parametrize('status', ['UPDATE_FAILED', 'ROLLBACK_COMPLETE'])
+def test_a_revision_that_did_not_apply_settles_failed_and_keeps_the_last_deployed(status):
+    st, heat, _ = new_store()
+    one = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_COMPLETE')
+    store_mod.settle(st, st.records('demo'), one, heat.get_stack('demo'))
+    two = st.create_pending('demo', 2, PLAN, DIGEST, {})
+    stack = deploy_stack(heat, 2, status)
+    assert store_mod.settle(st, st.records('demo'), two, stack) == store_mod.FAILED
+    assert [r.status for r in st.records('demo')] == [store_mod.DEPLOYED, store_mod.FAILED]
+
+
+def test_a_late_contender_is_locked_out_then_a_stale_pending_record_needs_recover():
+    st, heat, _ = new_store()
+    deploy_stack(heat, 0, 'CREATE_COMPLETE')
+    st.create_pending('demo', 1, PLAN, DIGEST, {})   # the lock; the plan not sent yet
+    with pytest.raises(store_mod.Locked):
+        store_mod.check_locks(st, st.records('demo'), heat.get_stack('demo'), 'demo')
+    heat.advance(store_mod.STALE_AFTER + 1)
+    with pytest.raises(errors.RefusedError) as caught:
+        store_mod.check_locks(st, st.records('demo'), heat.get_stack('demo'), 'demo')
+    assert not isinstance(caught.value, store_mod.Locked)
+    assert 'heatplan recover demo' in caught.value.hint
+
+
+def test_recover_refuses_a_young_pending_record_unless_forced_and_settles_it_failed():
+    st, heat, _ = new_store()
+    stack = deploy_stack(heat, 0, 'CREATE_COMPLETE')
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    with pytest.raises(errors.RefusedError) as caught:
+        store_mod.recover(st, 'demo', st.records('demo'), stack)
+    assert '--force' in caught.value.hint
+    assert store_mod.recover(st, 'demo', st.records('demo'), stack, force=True) == [
+        {'revision': 1, 'status': store_mod.FAILED}]
+    assert st.records('demo')[0].status == store_mod.FAILED
+
+
+def test_recover_settles_a_revision_the_stack_carries_from_a_second_read():
+    st, heat, _ = new_store()
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_IN_PROGRESS')
+    heat.tear('demo', 'CREATE_COMPLETE')
+    with pytest.raises(errors.RefusedError) as caught:
+        store_mod.recover(st, 'demo', st.records('demo'), heat.get_stack('demo'))
+    assert 'still running' in caught.value.message
+    heat.finish('demo')
+    assert store_mod.recover(st, 'demo', st.records('demo'), heat.get_stack('demo')) == [
+        {'revision': 1, 'status': store_mod.DEPLOYED}]
+
+
+def test_recover_refuses_while_the_stack_is_in_progress():
+    st, heat, _ = new_store()
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    stack = deploy_stack(heat, 1, 'CREATE_IN_PROGRESS')
+    with pytest.raises(errors.RefusedError):
+        store_mod.recover(st, 'demo', st.records('demo'), stack, force=True)
+
+
+def test_a_stack_in_progress_without_a_pending_record_is_refused_unless_superseded():
+    st, heat, _ = new_store()
+    stack = deploy_stack(heat, 0, 'UPDATE_IN_PROGRESS')   # e.g. openstack stack update
+    with pytest.raises(errors.RefusedError) as caught:
+        store_mod.check_locks(st, [], stack, 'demo')
+    assert '--supersede' in caught.value.hint
+    assert store_mod.check_locks(st, [], stack, 'demo', supersede=True) is stack
+
+
+def test_an_update_that_ended_between_the_reads_is_not_refused():
+    st, heat, _ = new_store()
+    stack = deploy_stack(heat, 0, 'UPDATE_IN_PROGRESS')
+    heat.finish('demo')
+    fresh = store_mod.check_locks(st, [], stack, 'demo')
+    assert fresh['stack_status'] == 'CREATE_COMPLETE' and fresh is not stack
+
+
+# -- prune ----------------------------------------------------------------
+
+def test_prune_never_removes_the_deployed_revision_or_a_pending_one():
+    st, heat, _ = new_store()
+    records = []
+    for rev in range(1, 7):
+        records.append(st.create_pending('demo', rev, PLAN, DIGEST, {}))
+    st.set_status(records[0], store_mod.DEPLOYED)     # the oldest is the deployed one
+    for rec in records[1:5]:
+        st.set_status(rec, store_mod.FAILED)
+    # records[5] stays pending
+    removed = store_mod.prune(st, 'demo', 2)
+    assert removed == [2, 3, 4, 5]
+    assert [(r.revision, r.status) for r in st.records('demo')] == [
+        (1, store_mod.DEPLOYED), (6, store_mod.PENDING)]
+    assert store_mod.prune(st, 'demo', 0) == []
+
+
+def test_records_are_listed_oldest_revision_first_and_deleted_ones_left_out():
+    st, heat, _ = new_store()
+    for rev in (3, 1, 2):
+        st.create_pending('demo', rev, PLAN, DIGEST, {})
+    st.delete(st.get('demo', 2))
+    assert [r.revision for r in st.records('demo')] == [1, 3]
+    with pytest.raises(errors.NotFound):
+        st.get('demo', 2)
+
+
+def test_a_record_keeps_the_plan_files_and_its_metadata():
+    st, heat, _ = new_store()
+    rec = st.create_pending('demo', 1, PLAN, DIGEST, {'description': 'first'})
+    files = st.files(rec)
+    assert files['a.yaml'] == 'x: 1\n'
+    meta = st.meta(rec, files)
+    assert meta['description'] == 'first' and meta['revision'] == 1 and \
+        meta['digest'] == DIGEST
