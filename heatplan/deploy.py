@@ -23,6 +23,8 @@ import time
 from heatplan import errors
 from heatplan import preview as preview_mod
 from heatplan import store as store_mod
+from heatplan.heat import faults
+from heatplan.heat import waiting
 from heatplan.plan import assemble
 from heatplan.plan import compare
 from heatplan.plan import precedence
@@ -114,17 +116,12 @@ class Reporter:
         """A warning or note, as soon as it is known (also in ``result.messages``)."""
 
 
-IN_PROGRESS = '_IN_PROGRESS'
-#: Stack statuses meaning the plan it carries was applied.  ROLLBACK_COMPLETE
-#: is a failure: Heat went back to the old resources but kept the new tags.
-APPLIED = ('CREATE_COMPLETE', 'UPDATE_COMPLETE')
-#: A pending record younger than this may belong to a deploy still sending
-#: its plan (between taking the lock and Heat accepting the update).
-STALE_AFTER = 120.0
-
-
-def _status(stack):
-    return (stack or {}).get('stack_status') or ''
+IN_PROGRESS = store_mod.IN_PROGRESS
+APPLIED = store_mod.APPLIED
+STALE_AFTER = store_mod.STALE_AFTER
+_status = store_mod.status_of
+confirm_read = store_mod.confirm_read
+settle = store_mod.settle
 
 
 def _validate_tags(tags):
@@ -144,7 +141,7 @@ def stack_tags(existing, user_tags, revision, digest):
     for tag in user_tags:
         if tag not in tags:
             tags.append(tag)
-    tags.append('hp-rev=%d' % revision)
+    tags.append(store_mod.STACK_REV_TAG + '%d' % revision)
     tags.append(store_mod.digest_tag(digest))
     return tags
 
@@ -218,82 +215,6 @@ def _stack_key(name):
     update preview names the ones it previews ``<parent>-<resource>``.
     """
     return _NESTED_SUFFIX.sub('', name or '')
-
-
-def check_locks(st, records, stack, opts, reporter):
-    """Refuse while another deploy holds ``opts.stack``; settle what is certain.
-
-    ``stack`` was read before ``records``.  Returns the stack read to go on with.
-    """
-    pending = [r for r in records if r.status == store_mod.PENDING]
-    if pending and not opts.supersede:
-        rec = pending[-1]
-        if IN_PROGRESS in _status(stack):
-            raise st.locked_error(opts.stack, rec.revision, rec)
-        held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
-        if held != str(rec.revision) and rec.age(st.adapter.server_now()) < STALE_AFTER:
-            # Taken the lock moments ago; Heat may not have its plan yet.
-            raise st.locked_error(opts.stack, rec.revision, rec)
-        if held == str(rec.revision):
-            # The stack carries this revision and is no longer in progress:
-            # its outcome is certain once a second read agrees; settle it and go on.
-            stack = confirm_read(st.adapter, stack)
-            if stack is None or IN_PROGRESS in _status(stack) or \
-                    store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') != held:
-                raise st.locked_error(opts.stack, rec.revision, rec)
-            settle(st, records, rec, stack)
-            reporter.info('settled revision %d of %s as %s'
-                          % (rec.revision, opts.stack, rec.status))
-        else:
-            raise errors.RefusedError(
-                'revision %d of %s is pending but the stack is not being updated '
-                '(a deploy died before or while sending its plan)'
-                % (rec.revision, opts.stack),
-                hint='run "heatplan recover %s" to settle it' % opts.stack)
-    if IN_PROGRESS in _status(stack) and not opts.supersede:
-        if not pending:
-            # The records, read after the stack, show no deploy holding it:
-            # the update seen may have ended since (its deploy settled its
-            # record in between).  Look again before refusing.
-            fresh = confirm_read(st.adapter, stack)
-            if fresh is not None and IN_PROGRESS not in _status(fresh):
-                return fresh
-            stack = fresh or stack
-        raise errors.RefusedError(
-            'stack %s is %s: an operation is running and Heat would silently '
-            'supersede it' % (opts.stack, _status(stack)),
-            hint='"heatplan wait %s" waits for it to finish; or pass --supersede to '
-                 'deploy anyway' % opts.stack)
-    return stack
-
-
-def confirm_read(adapter, stack):
-    """Read ``stack`` again, to act on a read saying its last update is over.
-
-    Heat's stack GET reads the stack's row (its status) and then, separately,
-    its tags; an update stores the row (IN_PROGRESS) and then the tags. A GET
-    racing the start of an update can therefore show the old COMPLETE status
-    with the update's new ``hp-rev`` tag: settling on that would mark a
-    revision deployed while Heat is still applying it (and let a second
-    deploy supersede it).  A GET started after such a read ended sees the
-    update's IN_PROGRESS or its end, so its answer is certain.  ``None``: the
-    stack is gone.
-    """
-    return adapter.get_stack('%s/%s' % (stack['stack_name'], stack['id']))
-
-
-def settle(st, records, record, stack):
-    """Set a pending record's status from the stack's real state."""
-    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
-    status = _status(stack)
-    if held == str(record.revision) and status in APPLIED:
-        for other in records:
-            if other.status == store_mod.DEPLOYED and other.revision != record.revision:
-                st.set_status(other, store_mod.SUPERSEDED)
-        st.set_status(record, store_mod.DEPLOYED)
-    else:
-        st.set_status(record, store_mod.FAILED)
-    return record.status
 
 
 class _Flight:
@@ -440,7 +361,8 @@ def _deploy(adapter, plan, opts, reporter, flight):
     # one then fails to create record N too (Heat: 409) instead of taking
     # N+1 and running alongside.
     next_rev = (records[-1].revision if records else 0) + 1
-    stack = check_locks(st, records, stack, opts, reporter)
+    stack = store_mod.check_locks(st, records, stack, opts.stack, opts.supersede,
+                                  reporter.info)
     records = st.records(opts.stack)
     deployed = [r for r in records if r.status == store_mod.DEPLOYED]
     current = deployed[-1] if deployed else None
@@ -455,9 +377,8 @@ def _deploy(adapter, plan, opts, reporter, flight):
     old_manifest = deployed_manifest(adapter, stack)
     changes = compare.compare_manifests(old_manifest, plan.manifest)
     result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
-    held_digest = store_mod.tag_value(store_mod.tags_of(stack), store_mod.STACK_DIGEST_TAG) \
-        if stack else None
-    held_rev = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    held_digest = store_mod.held_digest(stack)
+    held_rev = store_mod.held_revision(stack)
     held_ok = not records or any(str(r.revision) == held_rev and r.status == store_mod.DEPLOYED
                                  for r in records)
     if stack is not None and not opts.force and not opts.dry_run and \
@@ -562,7 +483,7 @@ def _deploy(adapter, plan, opts, reporter, flight):
         code = getattr(exc, 'status_code', None)
         if code is not None and code < 500:
             # Heat refused the request itself: nothing was applied.
-            _set_status_quietly(st, record, store_mod.FAILED)
+            st.set_status_quietly(record, store_mod.FAILED)
             exc.message += '\nnothing was applied: %s; revision %d is recorded as failed' % (
                 _unchanged(opts.stack, stack, held_text), next_rev)
             raise
@@ -606,7 +527,7 @@ def _deploy(adapter, plan, opts, reporter, flight):
         result.outcome = 'failed'
         return result
     try:
-        prune(st, opts.stack, opts.history_max)
+        store_mod.prune(st, opts.stack, opts.history_max)
     except errors.HeatplanError as exc:  # the deploy itself succeeded
         reporter.info('warning: pruning old revision records failed: %s'
                       % exc.message.splitlines()[0])
@@ -650,13 +571,6 @@ def _expected_resources(preview, plan):
         return count(plan.body.get('template'))
     except Exception:  # a count for the display only: never fail a deploy on it
         return 0
-
-
-def _set_status_quietly(st, record, status):
-    try:
-        st.set_status(record, status)
-    except errors.HeatplanError:
-        pass  # recover settles it later
 
 
 def _preview_notes(seen, result, reporter):
@@ -718,27 +632,6 @@ def _destruction_guard(preview, opts, reporter, seen=None):
     raise errors.RefusedError('%s:\n%s' % (what, text), hint=hint)
 
 
-def _never_sent(exc):
-    """True when the request certainly never reached anyone (connection refused)."""
-    text = exc.message.lower()
-    return isinstance(exc, errors.ConnectionFailed) and (
-        'connection refused' in text or 'errno 111' in text)
-
-
-def _heat_answered(exc):
-    """True for a 500 Heat's API itself answered (its JSON names the error type).
-
-    A gateway's 502/503/504 (or its HTML page) may come before or after Heat
-    took the request.  Heat answers an RPC timeout (``MessagingTimeout``)
-    with a 500 too, but the engine may still take the request: that one
-    proves nothing either.
-    """
-    kind = getattr(exc, 'heat_type', None) or ''
-    return isinstance(exc, errors.HeatRejected) and \
-        getattr(exc, 'status_code', None) == 500 and bool(kind) and \
-        'timeout' not in kind.lower()
-
-
 def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', before=None):
     """The create/update call failed in transit: find out whether Heat took it.
 
@@ -752,32 +645,32 @@ def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', 
     cls = type(exc)
     try:
         stack = adapter.get_stack(opts.stack)
-        if stack is not None and _heat_answered(exc):
+        if stack is not None and faults.heat_answered(exc):
             stack = confirm_read(adapter, stack)   # a read Heat cannot have torn
     except errors.HeatplanError:
         return cls(
             '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
             'check' % exc.message,
             hint='when Heat is back, run "heatplan recover %s"' % opts.stack)
-    held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
+    held = store_mod.held_revision(stack)
     if held == str(record.revision):
         return cls(
             '%s\nHeat accepted the plan (the stack carries revision %d) and is applying it'
             % (exc.message, record.revision),
             hint='follow it with "heatplan wait %s"; once it is no longer '
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
-    if _never_sent(exc):
-        _set_status_quietly(st, record, store_mod.FAILED)
+    if faults.never_sent(exc):
+        st.set_status_quietly(record, store_mod.FAILED)
         return cls(
             '%s\nthe request was not sent: Heat did not take the plan and %s'
             % (exc.message, _unchanged(opts.stack, before, held_text)),
             hint='deploy again when Heat is reachable')
     same_stack = (stack is None and before is None) or (
         stack is not None and before is not None and stack.get('id') == before.get('id'))
-    if _heat_answered(exc) and same_stack and IN_PROGRESS not in _status(stack):
+    if faults.heat_answered(exc) and same_stack and IN_PROGRESS not in _status(stack):
         # Heat itself answered with an error and the stack, read after that
         # answer, neither carries the plan nor is being changed: nothing runs.
-        _set_status_quietly(st, record, store_mod.FAILED)
+        st.set_status_quietly(record, store_mod.FAILED)
         return cls(
             '%s\nHeat answered with its own error and did not take the plan: %s; '
             'revision %d is recorded as failed and the stack is free to deploy'
@@ -826,40 +719,39 @@ def wait(adapter, ident, opts, reporter, started):
                                     expected=opts.expected_resources)
     watcher.prime()
     quiet = progress.QuietReport(adapter, ident, reporter, opts.quiet_report)
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    rollback_grace = None
-    events_due = 0.0
-    while True:
-        stack = adapter.get_stack(ident)
-        if time.monotonic() >= events_due:
+    events_due = [0.0]
+    rollback_grace = []
+
+    def on_read(stack):
+        if time.monotonic() >= events_due[0]:
             # Listing the events of every nested stack costs Heat far more
             # than a stack GET (tens of ms on a 1,000-file plan, growing with
             # the plan): at most once per EVENTS_EVERY seconds, and at the end.
             if watcher.poll():
                 quiet.heard()
-            events_due = time.monotonic() + max(opts.poll, EVENTS_EVERY)
-        status = _status(stack)
-        if stack is None:
-            return 'DELETE_COMPLETE'
-        if status.endswith(('_COMPLETE', '_FAILED')):
-            if not opts.disable_rollback and status in ('CREATE_FAILED', 'UPDATE_FAILED'):
-                # With rollback enabled, Heat goes on to ROLLBACK_*: wait for it
-                # (for a short while, in case Heat does not roll back).
-                if rollback_grace is None:
-                    rollback_grace = time.monotonic() + 15
-                if time.monotonic() < rollback_grace:
-                    watcher.sleep(delay)
-                    continue
-            watcher.poll()
-            return status
-        if time.monotonic() > deadline:
-            raise timed_out(opts.stack, status, timeout, 'the %s' % (
-                'rollback' if opts.action == 'rollback' else 'deploy'
-                if opts.action in ('deploy', 'apply') else 'operation'))
-        quiet.check()
-        watcher.sleep(min(delay, max(0.0, deadline - time.monotonic()) + 0.01))
-        delay = min(opts.poll, delay * 1.5)
+            events_due[0] = time.monotonic() + max(opts.poll, EVENTS_EVERY)
+        if not store_mod.status_of(stack).endswith(waiting.TERMINAL_SUFFIXES):
+            quiet.check()
+
+    def keep_waiting(status):
+        # With rollback enabled, Heat goes on to ROLLBACK_*: wait for it (for
+        # a short while, in case Heat does not roll back).
+        if opts.disable_rollback or status not in ('CREATE_FAILED', 'UPDATE_FAILED'):
+            return False
+        if not rollback_grace:
+            rollback_grace.append(time.monotonic() + 15)
+        return time.monotonic() < rollback_grace[0]
+
+    def too_long(status):
+        return timed_out(opts.stack, status, timeout, 'the %s' % (
+            'rollback' if opts.action == 'rollback' else 'deploy'
+            if opts.action in ('deploy', 'apply') else 'operation'))
+
+    status = waiting.until_over(lambda: adapter.get_stack(ident), timeout, too_long,
+                                poll=opts.poll, sleep=watcher.sleep, on_read=on_read,
+                                keep_waiting=keep_waiting)
+    watcher.poll()
+    return status
 
 
 def failures(adapter, ident):
@@ -875,23 +767,3 @@ def failures(adapter, ident):
     return [{'resource': r.get('resource_name'), 'type': r.get('resource_type'),
              'stack': r.get('stack_name', ''), 'status': r.get('resource_status'),
              'reason': r.get('resource_status_reason')} for r in failed]
-
-
-def prune(st, stack_name, history_max):
-    """Delete the oldest records past ``history_max``; never the deployed one."""
-    if not history_max or history_max < 1:
-        return []
-    records = st.records(stack_name)
-    deployed = [r for r in records if r.status == store_mod.DEPLOYED]
-    keep_id = deployed[-1].id if deployed else None
-    excess = len(records) - history_max
-    removed = []
-    for rec in records:
-        if excess <= 0:
-            break
-        if rec.id == keep_id or rec.status == store_mod.PENDING:
-            continue
-        st.delete(rec)
-        removed.append(rec.revision)
-        excess -= 1
-    return removed

@@ -51,9 +51,6 @@ def idempotent_read(method):
                 time.sleep(delay)
     return wrapper
 
-#: Statuses after which a stack operation is over.
-TERMINAL_SUFFIXES = ('_COMPLETE', '_FAILED')
-
 #: Keys of a plan body (what ``assemble`` produces).
 BODY_KEYS = ('template', 'files', 'environment_files', 'parameters')
 
@@ -371,23 +368,15 @@ class HeatAdapter:
         :class:`~heatplan.errors.DeployTimedOut` after ``timeout`` seconds.
         ``callback(stack_dict)`` is called after each poll.
         """
-        deadline = time.monotonic() + timeout
-        delay = min(0.2, poll)
-        while True:
-            stack = self.get_stack(name_or_id)
-            if callback is not None:
-                callback(stack)
-            if stack is None:
-                return 'DELETE_COMPLETE'
-            status = stack.get('stack_status') or ''
-            if status.endswith(TERMINAL_SUFFIXES):
-                return status
-            if time.monotonic() >= deadline:
-                raise errors.DeployTimedOut(
-                    'stack %s still %s after %ss' % (name_or_id, status, timeout),
-                    hint='the operation goes on in Heat; check it later')
-            time.sleep(delay)
-            delay = min(poll, delay * 2)
+        from heatplan.heat import waiting
+
+        def too_long(status):
+            return errors.DeployTimedOut(
+                'stack %s still %s after %ss' % (name_or_id, status, timeout),
+                hint='the operation goes on in Heat; check it later')
+
+        return waiting.until_over(lambda: self.get_stack(name_or_id), timeout, too_long,
+                                  poll=poll, on_read=callback)
 
     def delete_stack(self, name_or_id, wait=False, timeout=3600, poll=2.0):
         """Delete a stack; with ``wait`` return the final status."""
