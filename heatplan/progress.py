@@ -3,6 +3,7 @@
 import time
 
 from heatplan import errors
+from heatplan.heat import events as events_mod
 
 
 class EventWatcher:
@@ -14,7 +15,7 @@ class EventWatcher:
         self.reporter = reporter
         self.started = started if started is not None else time.monotonic()
         self.nested_depth = nested_depth
-        self.seen = set()
+        self.feed = events_mod.EventFeed(adapter, ident, nested_depth)
         self.latest = {}   # (stack, resource) -> status
         #: resources the operation is known to touch before any event (from
         #: the preview, or the plan): the total never starts at 0/0 and grows
@@ -22,23 +23,16 @@ class EventWatcher:
 
     def _events(self):
         try:
-            return self.adapter.list_events(self.ident, nested_depth=self.nested_depth)
+            return self.feed.new()
         except errors.HeatRejected:
             return []
 
     def prime(self):
         """Remember the events that happened before this deploy."""
-        for ev in self._events():
-            self.seen.add(ev.get('id'))
+        self._events()
 
     def poll(self):
-        new = []
-        for ev in self._events():
-            eid = ev.get('id')
-            if eid in self.seen:
-                continue
-            self.seen.add(eid)
-            new.append(ev)
+        new = self._events()
         for ev in new:
             name = ev.get('resource_name')
             stack = ev.get('stack_name') or ''

@@ -4,6 +4,7 @@ import time
 
 from heatplan import errors
 from heatplan.actions import _stack
+from heatplan.heat import events as events_mod
 
 COLUMNS = ('time', 'stack', 'resource', 'status', 'reason')
 
@@ -25,16 +26,11 @@ def run(adapter, stack_name, nested_depth=None, follow=False, poll=2.0, timeout=
     seconds (:class:`~heatplan.errors.DeployTimedOut`).
     """
     stack, ident = _stack.live(adapter, stack_name)
-    seen = set()
+    feed = events_mod.EventFeed(adapter, ident, nested_depth)
     deadline = clock() + timeout if timeout else None
     while True:
         settled = not (stack.get('stack_status') or '').endswith('_IN_PROGRESS')
-        for ev in adapter.list_events(ident, nested_depth=nested_depth):
-            key = ev.get('id') or (ev.get('event_time'), ev.get('stack_name'),
-                                   ev.get('resource_name'), ev.get('resource_status'))
-            if key in seen:
-                continue
-            seen.add(key)
+        for ev in feed.new():
             yield _row(ev)
         if not follow or settled:
             return

@@ -455,18 +455,25 @@ class HeatAdapter:
         return result
 
     @idempotent_read
-    def list_events(self, stack, nested_depth=None, limit=None):
-        """Events of a stack (dicts), oldest first."""
+    def list_events(self, stack, nested_depth=None, limit=None, marker=None):
+        """Events of a stack (dicts), oldest first; with ``marker`` only those after it.
+
+        ``marker``: the id of an event already seen; Heat then lists, oldest
+        first, the events after it in its (creation time, id) order.
+        """
         kwargs = {}
         if nested_depth:
             kwargs['nested_depth'] = nested_depth
         if limit:
             kwargs['limit'] = limit
+        if marker:
+            kwargs.update(marker=marker, sort_dir='asc')
         with self._errors('reading the events of stack %s' % stack):
             events = [_with_stack_name(e.to_dict())
                       for e in self.client.events.list(stack, **kwargs)]
-        # Heat lists newest first; callers want the order things happened in.
-        events.reverse()
+        if not marker:
+            # Heat lists newest first; callers want the order things happened in.
+            events.reverse()
         events.sort(key=lambda e: e.get('event_time') or '')
         return events
 

@@ -19,7 +19,7 @@ class Events:
     def __init__(self):
         self.events = []
 
-    def list_events(self, ident, nested_depth=None):
+    def list_events(self, ident, nested_depth=None, marker=None):
         return list(self.events)
 
 
