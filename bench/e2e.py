@@ -117,7 +117,7 @@ class Bench:
     # -- heatplan ---------------------------------------------------------
     def heatplan(self, plan_dir, stack, deploy_id):
         from heatplan import actions
-        from heatplan import deploy
+        from heatplan.actions import deploy
         from heatplan.plan import source
 
         opts = actions.PlanOptions(
@@ -174,7 +174,7 @@ class Bench:
 
 def run(plans, export_label, export_runs, workdir, poll, timeout):
     """``plans``: [(label, directory, runs)]."""
-    from heatplan import history
+    from heatplan.actions import history
     from heatplan.local import launcher
 
     data_dir = tempfile.mkdtemp(prefix='local-heat-', dir=workdir)

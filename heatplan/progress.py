@@ -93,7 +93,7 @@ def nested_paths(resources, root):
 
 def resource_path(resource, paths=None, root=None):
     """``root/nested/.../resource``; without ``paths``, the stack name's path."""
-    from heatplan import deploy as deploy_mod
+    from heatplan.actions import deploy as deploy_mod
 
     stack = resource.get('stack_name') or ''
     name = resource.get('resource_name') or '?'

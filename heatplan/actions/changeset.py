@@ -20,10 +20,10 @@ import datetime
 import json
 
 from heatplan import errors
-from heatplan import history as history_mod
 from heatplan import output
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.actions import history as history_mod
 from heatplan.plan import assemble
 from heatplan.plan import manifest as manifest_mod
 

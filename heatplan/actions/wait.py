@@ -2,10 +2,10 @@
 
 import time
 
-from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.actions import _stack
+from heatplan.actions import deploy as deploy_mod
 
 
 def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report=120.0):

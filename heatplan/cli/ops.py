@@ -6,8 +6,8 @@ cliff data: ``-f json|yaml|value|table|shell`` and ``-c`` work on every one.
 
 import json
 
-from heatplan import deploy as deploy_mod
 from heatplan import progress as progress_mod
+from heatplan.actions import deploy as deploy_mod
 from heatplan.actions import events as events_action
 from heatplan.actions import managed as managed_action
 from heatplan.actions import outputs as outputs_action
@@ -198,8 +198,8 @@ class Apply(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        from heatplan import deploy as deploy_mod
         from heatplan.actions import changeset
+        from heatplan.actions import deploy as deploy_mod
         from heatplan.plan import definition
 
         doc = changeset.load(parsed_args.file)

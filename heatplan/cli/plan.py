@@ -3,9 +3,9 @@
 import json
 import sys
 
-from heatplan import actions
 from heatplan import errors
 from heatplan import lint as lint_mod
+from heatplan.actions import plan as plan_actions
 from heatplan.cli import base
 from heatplan.lint import registry
 from heatplan.plan import source as source_mod
@@ -84,7 +84,7 @@ def definition_flags_given(parsed_args):
 
 
 def plan_options(parsed_args):
-    return actions.PlanOptions(
+    return plan_actions.PlanOptions(
         source=parsed_args.source,
         template=parsed_args.template,
         environments=parsed_args.environments,
@@ -124,11 +124,11 @@ class Build(base.Command):
 
     def take_action(self, parsed_args):
         opts = plan_options(parsed_args)
-        _src, plan = actions.build_plan(opts)
+        _src, plan = plan_actions.build_plan(opts)
         report_warnings(plan)
         if not parsed_args.show_secrets:
-            plan = actions.masked(plan)
-        text = plan.body_json() if parsed_args.body_only else actions.document(plan)
+            plan = plan_actions.masked(plan)
+        text = plan.body_json() if parsed_args.body_only else plan_actions.document(plan)
         if parsed_args.output and parsed_args.output != '-':
             from heatplan import output
 
@@ -156,7 +156,7 @@ class Package(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        plan = actions.package(plan_options(parsed_args), parsed_args.output,
+        plan = plan_actions.package(plan_options(parsed_args), parsed_args.output,
                                stdout=self.app.stdout)
         report_warnings(plan)
         from heatplan.plan import package as package_mod
@@ -191,7 +191,7 @@ class Validate(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        result = actions.lint_plan(plan_options(parsed_args))
+        result = plan_actions.lint_plan(plan_options(parsed_args))
         diagnostics = result.diagnostics
         n_err = len(result.errors)
         n_warn = len(diagnostics) - n_err

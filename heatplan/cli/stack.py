@@ -6,12 +6,12 @@ import shutil
 import sys
 import time
 
-from heatplan import actions
-from heatplan import deploy as deploy_mod
 from heatplan import errors
-from heatplan import history as history_mod
 from heatplan import progress as progress_mod
 from heatplan import store as store_mod
+from heatplan.actions import deploy as deploy_mod
+from heatplan.actions import history as history_mod
+from heatplan.actions import plan as plan_actions
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import plan as plan_cli
@@ -288,12 +288,12 @@ class Deploy(base.Command):
                                     hint='add --dry-run')
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         plan_opts = plan_cli.plan_options(parsed_args)
-        src, plan = actions.build_plan(plan_opts)
+        src, plan = plan_actions.build_plan(plan_opts)
         plan_cli.report_warnings(plan)
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
         opts = deploy_options(parsed_args, parsed_args.stack)
-        opts.notes = actions.definition_notes(src, plan_opts, plan)
+        opts.notes = plan_actions.definition_notes(src, plan_opts, plan)
         try:
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
@@ -452,7 +452,7 @@ class Diff(base.Command):
             old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
             if parsed_args.source:
                 parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
-                _src, plan = actions.build_plan(plan_cli.plan_options(parsed_args))
+                _src, plan = plan_actions.build_plan(plan_cli.plan_options(parsed_args))
                 new = (plan.body['files'], plan.manifest)
             elif parsed_args.revision is not None:
                 new = history_mod.load_revision(adapter, name, None)[:2]

@@ -13,8 +13,8 @@ import re
 import tarfile
 import time
 
-from heatplan import actions
 from heatplan import store as store_mod
+from heatplan.actions import plan as plan_actions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'examples', 'demo')
@@ -165,7 +165,7 @@ def make_plan(tmp_path, name='plan', **kwargs):
 
 def build(source):
     """The assembled plan of ``source`` (a directory or archive)."""
-    _src, plan = actions.build_plan(actions.PlanOptions(source=str(source)))
+    _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(source=str(source)))
     return plan
 
 

@@ -195,7 +195,7 @@ class Soak:
 
     def __init__(self, adapter, stack, workdir, stall_after=120.0, log=print,
                  server_pid=None, heat_log=None):
-        from heatplan import actions
+        from heatplan.actions import plan as actions
 
         self.actions = actions
         self.adapter = adapter
@@ -209,8 +209,8 @@ class Soak:
         self.times = []
 
     def deploy(self, version, force=False):
-        from heatplan import deploy as deploy_mod
         from heatplan import errors
+        from heatplan.actions import deploy as deploy_mod
 
         _src, plan = self.actions.build_plan(
             self.actions.PlanOptions(source=self.plans[version]))

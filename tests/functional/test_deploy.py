@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
-from heatplan import deploy
 from heatplan import errors
 from heatplan import store as store_mod
+from heatplan.actions import deploy
 from heatplan.cli import app
 from heatplan.heat.adapter import HeatAdapter
 from tests.functional import plans

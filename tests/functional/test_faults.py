@@ -38,10 +38,10 @@ import time
 
 import pytest
 
-from heatplan import deploy
 from heatplan import errors
-from heatplan import history
 from heatplan import store as store_mod
+from heatplan.actions import deploy
+from heatplan.actions import history
 from heatplan.cli import app
 from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher

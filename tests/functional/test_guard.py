@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from heatplan import deploy
 from heatplan import errors
+from heatplan.actions import deploy
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
 

@@ -12,10 +12,10 @@ import types
 
 import pytest
 
-from heatplan import deploy
 from heatplan import errors
-from heatplan import history
 from heatplan import store as store_mod
+from heatplan.actions import deploy
+from heatplan.actions import history
 from heatplan.store import machine as store_machine
 from tests.functional import plans
 

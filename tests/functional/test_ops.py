@@ -2,8 +2,8 @@
 
 import json
 
-from heatplan import deploy
 from heatplan import errors
+from heatplan.actions import deploy
 from tests.functional import plans
 
 ExitCode = errors.ExitCode

@@ -24,10 +24,10 @@ import time
 
 import pytest
 
-from heatplan import deploy
 from heatplan import errors
-from heatplan import history
 from heatplan import store as store_mod
+from heatplan.actions import deploy
+from heatplan.actions import history
 from tests.figures import figure
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from heatplan import actions
+from heatplan.actions import plan as plan_actions
 from heatplan.cli import app
 from tests.realplans import tht
 from tests.realplans.conftest import figure
@@ -102,9 +102,9 @@ def test_build_sends_what_heatclient_sends(tht_plan, realplans_heat, cli, tmp_pa
     hc_seconds, fields = _median_seconds(lambda: tht.heatclient_fields(tht_plan.plan_dir))
     result = tht.compare(tht_plan.plan_dir, body, fields)
 
-    opts = actions.PlanOptions(source=tht_plan.plan_dir,
+    opts = plan_actions.PlanOptions(source=tht_plan.plan_dir,
                                max_body_bytes=_body_limit(realplans_heat))
-    hp_seconds, (_src, plan) = _median_seconds(lambda: actions.build_plan(opts))
+    hp_seconds, (_src, plan) = _median_seconds(lambda: plan_actions.build_plan(opts))
     from oslo_serialization import jsonutils
 
     hc_bytes = len(jsonutils.dumps(fields).encode('utf-8'))

@@ -13,8 +13,8 @@ import zipfile
 
 import pytest
 
-from heatplan import actions
 from heatplan import lint
+from heatplan.actions import plan as plan_actions
 from heatplan.plan import assemble
 from heatplan.plan import definition
 from heatplan.plan import source
@@ -102,17 +102,17 @@ def write_bytes(path, data):
 
 
 def opts(src, **kw):
-    return actions.PlanOptions(source=str(src), **kw)
+    return plan_actions.PlanOptions(source=str(src), **kw)
 
 
 def build(src, **kw):
     """Build a plan (lint included); returns the Plan."""
-    _src, plan = actions.build_plan(opts(src, **kw))
+    _src, plan = plan_actions.build_plan(opts(src, **kw))
     return plan
 
 
 def validate(src, **kw):
-    return actions.validate(opts(src, **kw))
+    return plan_actions.validate(opts(src, **kw))
 
 
 def analyze(src, limits=None, **kw):

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from heatplan import actions
 from heatplan import errors
+from heatplan.actions import plan as plan_actions
 from heatplan.cli import app
 from tests.unit.conftest import HOT
 from tests.unit.conftest import build
@@ -66,7 +66,7 @@ def test_build_to_stdout(plan_dir, capsys):
     rc, out, err = run(['build', root], capsys)
     assert rc == 0
     plan = build(root)
-    assert out == actions.document(plan) + '\n'
+    assert out == plan_actions.document(plan) + '\n'
     doc = json.loads(out)
     assert set(doc) == {'digest', 'body'}
     assert doc['digest'] == plan.digest
@@ -81,13 +81,13 @@ def test_build_to_file(plan_dir, tmp_path, capsys):
     rc, out, err = run(['build', root, '-o', str(out_file)], capsys)
     assert rc == 0
     plan = build(root)
-    assert out_file.read_text() == actions.document(plan) + '\n'
+    assert out_file.read_text() == plan_actions.document(plan) + '\n'
     assert out.startswith(str(out_file) + ': ')
     assert plan.digest in out
     assert '%d bytes' % plan.body_size in out
     # written again, atomically replacing the old file
     rc, _out, _err = run(['build', root, '--output', str(out_file)], capsys)
-    assert rc == 0 and out_file.read_text() == actions.document(plan) + '\n'
+    assert rc == 0 and out_file.read_text() == plan_actions.document(plan) + '\n'
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith('.heatplan-')] == []
 
 
@@ -119,7 +119,7 @@ def test_build_from_archive(plan_dir, tmp_path, capsys):
                                                        'w:xz'))
     rc, out, _err = run(['build', arc], capsys)
     assert rc == 0
-    assert out == actions.document(build(root)) + '\n'
+    assert out == plan_actions.document(build(root)) + '\n'
 
 
 def test_build_with_lint_errors(plan_dir, capsys):

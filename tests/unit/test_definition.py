@@ -439,7 +439,7 @@ def test_hidden_parameter_from_manifest_is_not_stored_in_files(plan_dir):
 
 
 def test_tripleo_inline_environments_with_overrides_are_not_packaged_lossily(plan_dir, tmp_path):
-    from heatplan import actions
+    from heatplan.actions import plan as actions
 
     root = plan_dir(dict(BASE, **{'plan-environment.yaml': (
         'template: root.yaml\nenvironments:\n  - data:\n      parameter_defaults: {name: x}\n')}))

@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from heatplan import actions
+from heatplan.actions import plan as plan_actions
 from tests.unit.conftest import build
 from tests.unit.conftest import make_plan
 from tests.unit.conftest import opts
@@ -47,7 +47,7 @@ def _tree_files(root):
 
 
 def _document(src, **kw):
-    return actions.document(build(src, **kw))
+    return plan_actions.document(build(src, **kw))
 
 
 def test_same_plan_anywhere_gives_the_same_bytes(tmp_path):
@@ -90,7 +90,7 @@ def test_demo_example_copied_elsewhere(tmp_path):
 
 
 def _package(src, out, **kw):
-    actions.package(opts(src, **kw), str(out))
+    plan_actions.package(opts(src, **kw), str(out))
     with open(str(out), 'rb') as f:
         return f.read()
 
@@ -196,7 +196,7 @@ DEMO_DIGEST = 'sha256:1f279e59b01b576c713f2bcbaf6eb522ca0d2c034eeb96a20e3dac1f5d
 
 
 def test_golden_digest_of_the_demo_example():
-    _src, plan = actions.build_plan(actions.PlanOptions(DEMO))
+    _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(DEMO))
     assert plan.digest == DEMO_DIGEST
 
 
@@ -212,7 +212,7 @@ def test_digest_format_as_documented(tmp_path):
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    _src, plan = actions.build_plan(actions.PlanOptions(
+    _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(
         str(root), template='root.yaml', environments=['env.yaml'], parameters=['p=x']))
     doc = {'format': 1, 'root': 'root.yaml', 'environments': ['env.yaml'],
            'parameters': {'p': 'x'},

@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 import pytest
 import yaml
 
-from heatplan import actions
 from heatplan import errors
+from heatplan.actions import plan as plan_actions
 from heatplan.plan import assemble
 from heatplan.plan import source
 from tests.figures import figure
@@ -231,7 +231,7 @@ def test_fuzz_plans_build_exactly_or_fail_cleanly(case):
         _write(root, tree)
         with watch_opens(outside) as bad:
             try:
-                _src, plan = actions.build_plan(actions.PlanOptions(source=root))
+                _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(source=root))
             except errors.HeatplanError as exc:
                 assert str(exc)
                 plan = None
@@ -266,7 +266,7 @@ def test_fuzz_plans_build_exactly_or_fail_cleanly(case):
         with tarfile.open(archive, 'w') as tar:
             for rel in sorted(tree):
                 tar.add(os.path.join(root, *rel.split('/')), arcname=rel)
-        _src, again = actions.build_plan(actions.PlanOptions(source=archive))
+        _src, again = plan_actions.build_plan(plan_actions.PlanOptions(source=archive))
         assert again.digest == plan.digest
         assert again.body == plan.body
         EXAMPLES['plans built from an archive too'] += 1
@@ -279,10 +279,10 @@ def test_a_plan_file_named_like_a_drive_survives_an_archive(tmp_path):
     _write(root, {'heatplan.yaml': 'template: main.yaml\n',
                   'main.yaml': HOT + 'resources:\n  n: {type: "c:config.yaml"}\n',
                   'c:config.yaml': HOT})
-    plan = actions.build_plan(actions.PlanOptions(source=root))[1]
+    plan = plan_actions.build_plan(plan_actions.PlanOptions(source=root))[1]
     archive = str(tmp_path / 'plan.tar.gz')
-    actions.package(actions.PlanOptions(source=root), archive)
-    again = actions.build_plan(actions.PlanOptions(source=archive))[1]
+    plan_actions.package(plan_actions.PlanOptions(source=root), archive)
+    again = plan_actions.build_plan(plan_actions.PlanOptions(source=archive))[1]
     assert again.digest == plan.digest
 
 
@@ -368,7 +368,7 @@ def test_fuzz_yamlish_templates_fail_cleanly(text, as_env):
             files['env.yaml'] = text
         _write(tmp, files)
         try:
-            actions.build_plan(actions.PlanOptions(source=tmp))
+            plan_actions.build_plan(plan_actions.PlanOptions(source=tmp))
         except errors.HeatplanError:
             pass
     finally:
@@ -396,7 +396,7 @@ def test_fuzz_definition_files_fail_cleanly(doc, tripleo):
         _write(tmp, {'main.yaml': HOT, 'env.yaml': 'parameters: {}\n',
                      name: yaml.safe_dump(doc, allow_unicode=True)})
         try:
-            actions.build_plan(actions.PlanOptions(source=tmp))
+            plan_actions.build_plan(plan_actions.PlanOptions(source=tmp))
         except errors.HeatplanError:
             pass
     finally:

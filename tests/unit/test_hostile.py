@@ -33,9 +33,9 @@ import zipfile
 
 import pytest
 
-from heatplan import actions
 from heatplan import errors
-from heatplan import history
+from heatplan.actions import history
+from heatplan.actions import plan as plan_actions
 from heatplan.cli import app
 from heatplan.plan import source
 from tests.figures import figure
@@ -122,7 +122,7 @@ def refused(src, forbidden=(), expect=errors.HeatplanError, **kwargs):
     started = time.monotonic()
     with watch_opens(*forbidden) as bad:
         try:
-            actions.build_plan(actions.PlanOptions(source=str(src), **kwargs))
+            plan_actions.build_plan(plan_actions.PlanOptions(source=str(src), **kwargs))
         except errors.HeatplanError as exc:
             error = exc
         else:
@@ -259,7 +259,7 @@ def accepted(src, forbidden=()):
     """Build ``src``; it must succeed, quickly, reading nothing forbidden.  Returns the plan."""
     started = time.monotonic()
     with watch_opens(*forbidden) as bad:
-        _src, plan = actions.build_plan(actions.PlanOptions(source=str(src)))
+        _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(source=str(src)))
     assert bad == [], 'read outside the plan root: %s' % bad
     assert time.monotonic() - started < CASE_SECONDS
     return plan
@@ -846,7 +846,7 @@ def test_yaml_nested_just_under_the_parser_limit_never_crashes(tmp_path):
             src = plan_with(tmp_path, role, text, 'edge%d' % n)
             started = time.monotonic()
             try:
-                actions.build_plan(actions.PlanOptions(source=src))
+                plan_actions.build_plan(plan_actions.PlanOptions(source=src))
             except errors.HeatplanError:
                 pass
             assert time.monotonic() - started < CASE_SECONDS, (style, role)
@@ -1285,7 +1285,7 @@ def test_a_directory_swapped_for_a_symlink_while_reading_is_not_followed(tmp_pat
 
     monkeypatch.setattr(source.os, 'stat', stat_then_swap)
     try:
-        _src, plan = actions.build_plan(actions.PlanOptions(source=str(root)))
+        _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(source=str(root)))
     except errors.HeatplanError:
         plan = None
     monkeypatch.undo()

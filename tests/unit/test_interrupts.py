@@ -13,8 +13,8 @@ import os
 import pytest
 import requests_mock
 
-from heatplan import deploy
 from heatplan import errors
+from heatplan.actions import deploy
 from heatplan.cli import app
 from heatplan.cli import stack as stack_cli
 from heatplan.heat.adapter import HeatAdapter

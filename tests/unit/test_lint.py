@@ -1,10 +1,10 @@
-"""Lint (actions.validate): each check with its file:line:col."""
+"""Lint (plan_actions.validate): each check with its file:line:col."""
 
 import pytest
 import yaml
 
-from heatplan import actions
 from heatplan import errors
+from heatplan.actions import plan as plan_actions
 from tests.unit.conftest import HOT
 from tests.unit.conftest import build
 from tests.unit.conftest import find
@@ -419,7 +419,7 @@ def test_validate_returns_warnings_only_for_remote_refs(plan_dir):
 def test_build_refuses_any_lint_error(plan_dir):
     root = plan_dir({'root.yaml': template(resources='  a:\n    type: a.yml\n')})
     with pytest.raises(errors.LintFailed) as exc:
-        actions.build_plan(actions.PlanOptions(root, template='root.yaml'))
+        plan_actions.build_plan(plan_actions.PlanOptions(root, template='root.yaml'))
     assert "root.yaml:4:11: error[HP204]: type 'a.yml' ends in .yml" in str(exc.value)
     assert exc.value.exit_code == errors.ExitCode.PLAN_INVALID
     assert [d.rule for d in exc.value.diagnostics] == ['yml-type']
@@ -428,5 +428,5 @@ def test_build_refuses_any_lint_error(plan_dir):
 def test_build_goes_on_with_warnings_only(plan_dir):
     # an unknown section is for Heat's validate to judge: a warning
     root = plan_dir({'root.yaml': HOT + 'bogus: 1\n'})
-    _src, plan = actions.build_plan(actions.PlanOptions(root, template='root.yaml'))
+    _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(root, template='root.yaml'))
     assert [(d.code, d.severity) for d in plan.diagnostics] == [('HP303', 'warning')]

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from heatplan import actions
 from heatplan import errors
+from heatplan.actions import plan as plan_actions
 from heatplan.lint import registry
 from tests.unit.conftest import HOT
 from tests.unit.conftest import template
@@ -27,7 +27,7 @@ WARNS = {
 
 def opts(root, **kw):
     kw.setdefault('template', 'root.yaml')
-    return actions.PlanOptions(root, **kw)
+    return plan_actions.PlanOptions(root, **kw)
 
 
 # -- the registry ---------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_diagnostic_format_carries_the_code():
 # -- --strict and --ignore ------------------------------------------------------------
 
 def test_warnings_alone_do_not_stop_a_build(plan_dir):
-    result = actions.lint_plan(opts(plan_dir(WARNS)))
+    result = plan_actions.lint_plan(opts(plan_dir(WARNS)))
     assert sorted(d.code for d in result.warnings) == ['HP104', 'HP305']
     assert result.plan is not None
 
@@ -99,7 +99,7 @@ def test_warnings_alone_do_not_stop_a_build(plan_dir):
 def test_strict_makes_warnings_errors(plan_dir, capsys):
     root = plan_dir(WARNS)
     with pytest.raises(errors.LintFailed) as exc:
-        actions.build_plan(opts(root, strict=True))
+        plan_actions.build_plan(opts(root, strict=True))
     assert sorted(d.code for d in exc.value.diagnostics if d.severity == 'error') == [
         'HP104', 'HP305']
     rc, out, err = run(['validate', root, '-t', 'root.yaml', '--strict'], capsys)
@@ -111,7 +111,7 @@ def test_strict_makes_warnings_errors(plan_dir, capsys):
 
 def test_ignore_by_code_or_name(plan_dir, capsys):
     root = plan_dir(WARNS)
-    result = actions.lint_plan(opts(root, ignore=['HP104', 'undeclared-param']))
+    result = plan_actions.lint_plan(opts(root, ignore=['HP104', 'undeclared-param']))
     assert result.diagnostics == []
     assert sorted(d.code for d in result.ignored) == ['HP104', 'HP305']
     rc, out, err = run(['validate', root, '-t', 'root.yaml', '--strict',
@@ -148,8 +148,8 @@ def test_an_ignorable_error_lets_the_build_go_on(plan_dir):
         '  v:\n    type: OS::Heat::Value\n    properties: {value: {get_file: big.txt}}\n')),
         'big.txt': 'x' * (600 * 1024)})
     with pytest.raises(errors.LintFailed):
-        actions.build_plan(opts(root))
-    _src, plan = actions.build_plan(opts(root, ignore=['HP601'], max_body_bytes=0))
+        plan_actions.build_plan(opts(root))
+    _src, plan = plan_actions.build_plan(opts(root, ignore=['HP601'], max_body_bytes=0))
     assert len(plan.body['files']['big.txt']) == 600 * 1024
 
 
@@ -160,7 +160,7 @@ def test_manifest_lint_section_strict_and_ignore_by_path(plan_dir):
                 '    - code: HP305\n      paths: [lib/*]\n')
     root = plan_dir(dict(WARNS, **{'heatplan.yaml': manifest}))
     with pytest.raises(errors.LintFailed) as exc:
-        actions.build_plan(actions.PlanOptions(root))
+        plan_actions.build_plan(plan_actions.PlanOptions(root))
     # HP305 in lib/ is ignored; HP104 in root.yaml is an error (strict)
     assert [(d.code, d.severity, d.path) for d in exc.value.diagnostics] == [
         ('HP104', 'error', 'root.yaml')]
@@ -168,11 +168,11 @@ def test_manifest_lint_section_strict_and_ignore_by_path(plan_dir):
     manifest = ('template: root.yaml\nlint:\n  ignore:\n    - HP104\n'
                 '    - {code: undeclared-param, paths: other/*}\n')
     root = plan_dir(dict(WARNS, **{'heatplan.yaml': manifest}), name='p2')
-    result = actions.lint_plan(actions.PlanOptions(root))
+    result = plan_actions.lint_plan(plan_actions.PlanOptions(root))
     assert [d.code for d in result.diagnostics] == ['HP305']
     assert [d.code for d in result.ignored] == ['HP104']
     # and the command line adds to it
-    result = actions.lint_plan(actions.PlanOptions(root, strict=True, ignore=['HP305']))
+    result = plan_actions.lint_plan(plan_actions.PlanOptions(root, strict=True, ignore=['HP305']))
     assert result.diagnostics == []
 
 
@@ -180,8 +180,8 @@ def test_manifest_lint_section_is_not_part_of_the_digest(plan_dir):
     a = plan_dir(dict(WARNS, **{'heatplan.yaml': 'template: root.yaml\n'}), name='a')
     b = plan_dir(dict(WARNS, **{'heatplan.yaml': 'template: root.yaml\nlint:\n'
                                                  '  ignore: [HP104]\n'}), name='b')
-    assert actions.build_plan(actions.PlanOptions(a))[1].digest == \
-        actions.build_plan(actions.PlanOptions(b))[1].digest
+    assert plan_actions.build_plan(plan_actions.PlanOptions(a))[1].digest == \
+        plan_actions.build_plan(plan_actions.PlanOptions(b))[1].digest
 
 
 @pytest.mark.parametrize('section,needle', [
@@ -196,7 +196,7 @@ def test_manifest_lint_section_is_not_part_of_the_digest(plan_dir):
 def test_manifest_lint_section_errors_say_where(plan_dir, section, needle):
     root = plan_dir(dict(WARNS, **{'heatplan.yaml': 'template: root.yaml\n' + section}))
     with pytest.raises(errors.PlanError) as exc:
-        actions.build_plan(actions.PlanOptions(root))
+        plan_actions.build_plan(plan_actions.PlanOptions(root))
     assert needle in str(exc.value)
 
 
@@ -205,7 +205,7 @@ def test_manifest_lint_section_errors_say_where(plan_dir, section, needle):
 def test_empty_environment_section_is_an_error_and_an_empty_file_a_warning(plan_dir):
     root = plan_dir({'root.yaml': HOT, 'a.yaml': 'resource_registry:\n  # none\n',
                      'b.yaml': '# nothing\n'})
-    result = actions.lint_plan(opts(root, environments=['a.yaml', 'b.yaml']))
+    result = plan_actions.lint_plan(opts(root, environments=['a.yaml', 'b.yaml']))
     assert [(d.path, d.line, d.code, d.severity) for d in result.diagnostics] == [
         ('a.yaml', 1, 'HP401', 'error'), ('b.yaml', 1, 'HP106', 'warning')]
 
@@ -213,7 +213,7 @@ def test_empty_environment_section_is_an_error_and_an_empty_file_a_warning(plan_
 def test_shadowed_parameter_names_both_places(plan_dir):
     root = plan_dir({'root.yaml': template(parameters='  n: {type: number, default: 1}\n'),
                      'env.yaml': 'parameters:\n  n: 3\n'})
-    result = actions.lint_plan(opts(root, environments=['env.yaml'], parameters=['n=5']))
+    result = plan_actions.lint_plan(opts(root, environments=['env.yaml'], parameters=['n=5']))
     d, = result.diagnostics
     assert (d.path, d.line, d.col, d.code) == ('env.yaml', 2, 3, 'HP405')
     assert 'given by the command line' in d.message and "environment's value" in d.message
@@ -290,8 +290,8 @@ def test_each_rule_reports_its_code_and_severity(plan_dir, code):
         kw.pop('template')
     root = plan_dir(files)
     try:
-        diagnostics = actions.lint_plan(opts(root, **kw) if 'template' not in kw else
-                                        actions.PlanOptions(root, **kw)).diagnostics
+        diagnostics = plan_actions.lint_plan(opts(root, **kw) if 'template' not in kw else
+                                        plan_actions.PlanOptions(root, **kw)).diagnostics
     except errors.PlanError as exc:  # definition files are read before lint runs
         assert '[%s]' % code in str(exc)
         assert SEVERITIES[code] == 'error'

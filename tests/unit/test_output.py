@@ -15,8 +15,8 @@ import threading
 import pytest
 
 from heatplan import errors
-from heatplan import history
 from heatplan import output
+from heatplan.actions import history
 from heatplan.cli import app
 from tests.unit.conftest import HOT
 

@@ -1,6 +1,6 @@
 """Which parameter value Heat uses (heatplan.plan.precedence); hidden values not given."""
 
-from heatplan import deploy
+from heatplan.actions import deploy
 from heatplan.plan import precedence
 
 HOT = 'heat_template_version: 2021-04-16\nparameters:\n  a: {type: string}\n' \

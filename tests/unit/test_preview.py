@@ -1,6 +1,6 @@
-"""The nested preview's helpers (heatplan.preview)."""
+"""The nested preview's helpers (heatplan.actions.preview)."""
 
-from heatplan import preview
+from heatplan.actions import preview
 
 HOT = 'heat_template_version: 2021-04-16\n'
 

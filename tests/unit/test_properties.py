@@ -20,7 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import yaml
 
-from heatplan import actions
+from heatplan.actions import plan as plan_actions
 from heatplan.plan import assemble
 from heatplan.plan import yamlnodes as yn
 from tests.unit.conftest import tar_bytes
@@ -183,7 +183,7 @@ def _set(data, path, value):
 
 
 def _build(root, tmpl, envs):
-    _src, plan = actions.build_plan(actions.PlanOptions(
+    _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(
         source=root, template=tmpl, environments=envs or None))
     return plan
 
@@ -221,11 +221,11 @@ def test_random_plans_rewrite_restore_and_digest(generated):
         # (c) the digest and the whole document do not depend on where the plan is
         other = _build(second, tmpl, envs)
         assert other.digest == plan.digest
-        assert actions.document(other) == actions.document(plan)
+        assert plan_actions.document(other) == plan_actions.document(plan)
         arc = write_bytes(os.path.join(tmp, 'p.tar.gz'), tar_bytes(
             {'top/' + k: v for k, v in files.items()}, 'w:gz'))
         assert _build(arc, tmpl, envs).digest == plan.digest
-        assert tmp not in actions.document(plan)
+        assert tmp not in plan_actions.document(plan)
 
 
 @given(

@@ -21,8 +21,8 @@ import re
 import time
 
 from heatplan import errors
-from heatplan import preview as preview_mod
 from heatplan import store as store_mod
+from heatplan.actions import preview as preview_mod
 from heatplan.heat import faults
 from heatplan.heat import waiting
 from heatplan.plan import assemble

@@ -9,11 +9,11 @@ import tempfile
 
 import yaml
 
-from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import output
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.actions import deploy as deploy_mod
 from heatplan.actions._stack import LIST_HINT
 from heatplan.plan import assemble
 from heatplan.plan import compare

@@ -1,0 +1,147 @@
+"""Actions: what the commands do, composed from source, assembly and lint.
+
+Each action is a plain function a command (or a test) calls; no argument
+parsing and no printing here.
+"""
+
+import dataclasses
+import json
+
+from heatplan import errors
+from heatplan import lint as lint_mod
+from heatplan import output
+from heatplan import secrets
+from heatplan.lint import diagnostics as diag
+from heatplan.plan import assemble
+from heatplan.plan import definition as definition_mod
+from heatplan.plan import package as package_mod
+from heatplan.plan import source as source_mod
+
+
+@dataclasses.dataclass
+class PlanOptions:
+    """Where the plan is and how to read it (the options every plan verb takes)."""
+
+    source: str
+    template: str = None
+    environments: list = None
+    parameters: list = None        # ["KEY=VALUE", ...]
+    parameter_files: list = None   # ["KEY=PATH", ...]
+    limits: source_mod.Limits = dataclasses.field(default_factory=source_mod.Limits)
+    max_body_bytes: int = lint_mod.DEFAULT_MAX_BODY_BYTES
+    strict: bool = False           # --strict: warnings are errors
+    ignore: list = None            # --ignore CODE ...: rules not reported
+
+
+def open_plan(opts):
+    src = source_mod.open_source(opts.source, opts.limits)
+    d = definition_mod.load_definition(
+        src, template=opts.template, environments=opts.environments,
+        parameters=opts.parameters, parameter_files=opts.parameter_files)
+    return src, d
+
+
+@dataclasses.dataclass
+class LintResult:
+    """What lint found, after the team's policy (strict, ignore)."""
+
+    diagnostics: list      # reported, sorted (errors and warnings)
+    ignored: list          # matched an --ignore / lint: ignore entry
+    plan: object = None    # the assembled plan when there were no errors
+    source: object = None
+
+    @property
+    def errors(self):
+        return [d for d in self.diagnostics if d.severity == diag.ERROR]
+
+    @property
+    def warnings(self):
+        return [d for d in self.diagnostics if d.severity == diag.WARNING]
+
+
+@assemble.without_gc
+def lint_plan(opts):
+    """Read, analyse, lint and (when no error is left) assemble the plan."""
+    src, d = open_plan(opts)
+    policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
+    an = assemble.analyze(src, d)
+    lint_mod.lint(an)
+    an.diagnostics, ignored = policy.apply(an.diagnostics)
+    result = LintResult(an.diagnostics, ignored, source=src)
+    if result.errors:
+        return result
+    plan = assemble.build(an)
+    body, body_ignored = policy.apply(lint_mod.check_body(plan, opts.max_body_bytes))
+    result.diagnostics = sorted(an.diagnostics + body, key=diag.Diagnostic.sort_key)
+    result.ignored.extend(body_ignored)
+    plan.diagnostics = list(result.diagnostics)
+    if not result.errors:
+        result.plan = plan
+    return result
+
+
+def validate(opts):
+    """Lint the plan; return the sorted diagnostics (errors and warnings)."""
+    return lint_plan(opts).diagnostics
+
+
+def build_plan(opts):
+    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
+    result = lint_plan(opts)
+    if result.errors:
+        raise errors.LintFailed(result.diagnostics)
+    return result.source, result.plan
+
+
+def definition_notes(src, opts, plan):
+    """Notes on how the flags changed the plan's own definition.
+
+    ``-e`` replaces the manifest's whole environment list (it does not add
+    to it): say so, naming what was left out.
+    """
+    if not opts.environments or plan.definition is None:
+        return []
+    try:
+        own = definition_mod.load_definition(src)
+    except errors.HeatplanError:
+        return []
+    if not own.environments or own.environments == plan.definition.environments:
+        return []
+    dropped = [e for e in own.environments if e not in plan.definition.environments]
+    text = ('note: -e replaced the environment list of %s (%s) with %s'
+            % (own.origin, ', '.join(own.environments),
+               ', '.join(plan.definition.environments)))
+    if dropped:
+        text += '; not deployed: %s' % ', '.join(dropped)
+    return [text]
+
+
+def build(opts, out=None):
+    src, plan = build_plan(opts)
+    if out:
+        output.atomic_write(out, (document(plan) + '\n').encode('utf-8'))
+    return plan
+
+
+def document(plan):
+    """The ``heatplan build`` output: digest plus the exact request body."""
+    return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
+
+
+def package(opts, out, stdout=None):
+    src, plan = build_plan(opts)
+    members = package_mod.package_members(plan, src)
+    output.atomic_write(out, package_mod.package_bytes(plan, src, members), stdout=stdout)
+    plan.package_members = len(members)  # for the summary line
+    return plan
+
+
+def masked(plan):
+    """A copy of ``plan`` whose body shows hidden parameter values as ******."""
+    hidden = plan.manifest.get('hidden_parameters', [])
+    if not hidden:
+        return plan
+    body = dict(plan.body)
+    body['parameters'] = {k: (secrets.MASK if k in hidden else v)
+                          for k, v in plan.body['parameters'].items()}
+    return dataclasses.replace(plan, body=body)
