@@ -104,6 +104,8 @@ class Record:
     created: str
     by: str
     tags: list
+    #: the record's record.json, when a read of its files already fetched it
+    meta_text: str = None
 
     @classmethod
     def from_stack(cls, stack):

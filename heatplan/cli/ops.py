@@ -217,7 +217,7 @@ class Apply(base.Command):
             expect_revision=doc['base'].get('revision') if doc['base'].get('exists')
             else None,
             wait=parsed_args.wait, wait_timeout=parsed_args.wait_timeout,
-            cli_parameters=sorted(supplied), action='apply',
+            cli_parameters=sorted(supplied), action='apply', meta=changeset.notes(doc),
             reviewed_preview=doc.get('preview') if unchanged and doc['base'].get('exists')
             else None)
         reporter = stack_cli.CliReporter()

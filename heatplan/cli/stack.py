@@ -278,6 +278,14 @@ class Deploy(base.Command):
                                 '(the exact request without hidden values, the stack\'s '
                                 'revision and the resource changes) for review with '
                                 '"heatplan changeset show FILE" and "heatplan apply FILE"')
+        vcs = group.add_mutually_exclusive_group()
+        vcs.add_argument('--vcs-revision', metavar='TEXT',
+                         help='the source\'s VCS revision to record with this revision '
+                              '(default: "git describe --always" of a plan directory '
+                              'inside a git checkout, "-dirty" when a plan file is not '
+                              'the commit\'s; archives: none)')
+        vcs.add_argument('--no-vcs-revision', dest='vcs_detect', action='store_false',
+                         help='record no VCS revision (do not run git)')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
@@ -285,6 +293,10 @@ class Deploy(base.Command):
         if parsed_args.save and not parsed_args.dry_run:
             raise errors.UsageError('--save writes the change set of a dry run',
                                     hint='add --dry-run')
+        from heatplan.actions import vcs
+
+        if parsed_args.vcs_revision is not None:
+            vcs.explicit(parsed_args.vcs_revision)
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         plan_opts = plan_cli.plan_options(parsed_args)
         src, plan = actions.build_plan(plan_opts)
@@ -293,6 +305,10 @@ class Deploy(base.Command):
         reporter = CliReporter()
         opts = deploy_options(parsed_args, parsed_args.stack)
         opts.notes = actions.definition_notes(src, plan_opts, plan)
+        if parsed_args.save or not parsed_args.dry_run:
+            found = vcs.revision(src, plan, parsed_args.vcs_revision, parsed_args.vcs_detect)
+            if found:
+                opts.meta['vcs_revision'] = found
         try:
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
@@ -356,7 +372,7 @@ class History(base.Lister):
         rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
                                    parsed_args.stack)
         columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
-                   'description')
+                   'description', 'vcs_revision')
         return columns, [tuple(r[c] for c in columns) for r in rows]
 
 
