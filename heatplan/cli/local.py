@@ -49,6 +49,10 @@ class Up(base.ShowOne):
     "--heat-url URL" / HEATPLAN_HEAT_URL set to the URL shown.
     """
 
+    #: (fields without a value are left out)
+    COLUMNS = _FIELDS
+    EXIT_CODES = base.exit_codes(0, 9)
+
     def get_description(self):
         return '%s\n\n%s' % (super().get_description(), _NOAUTH_NOTE)
 
@@ -89,7 +93,7 @@ class Up(base.ShowOne):
             data_dir=parsed_args.data_dir, port=parsed_args.port, limits=limits,
             timeout=parsed_args.timeout, debug=parsed_args.debug_heat)
         _print_notes(status)
-        return _show(status)
+        return _show(status, self.COLUMNS)
 
 
 class Down(base.Command):
@@ -97,6 +101,8 @@ class Down(base.Command):
 
     Its data (stacks, database, log) stays in the data dir for the next "up".
     """
+
+    EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -124,6 +130,11 @@ class Status(base.ShowOne):
     (e.g. "heatplan local status -f value -c running").
     """
 
+    #: (fields without a value are left out)
+    COLUMNS = ('running', 'url', 'pid', 'port', 'data_dir', 'log_file', 'started_at',
+               'responding', 'engine', 'notes')
+    EXIT_CODES = base.exit_codes(0, 9)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_data_dir_argument(parser)
@@ -134,12 +145,13 @@ class Status(base.ShowOne):
         if status.pop('stale_pid', None) is not None:
             status['notes'].append(
                 'stale pid file: the local Heat died; "heatplan local up" cleans it up')
-        return _show(status, ('running', 'url', 'pid', 'port', 'data_dir', 'log_file',
-                              'started_at', 'responding', 'engine', 'notes'))
+        return _show(status, self.COLUMNS)
 
 
 class Logs(base.Command):
     """Print the end of the local Heat's log (heat.log in the data dir)."""
+
+    EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

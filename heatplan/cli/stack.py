@@ -260,10 +260,12 @@ class Deploy(base.Command):
     its default unless --reset-hidden NAME.  -e replaces the manifest's
     environment list (it does not add to it), and a --parameter that an
     environment file's parameters: section overrides is reported (Heat uses
-    the environment's value).  Exit codes: 0 success,
-    3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
-    6 deploy failed, 7 timed out, 8 Heat unreachable.
+    the environment's value).
     """
+
+    EXIT_CODES = base.exit_codes(0, 3, 4, 6, 7, 10, *base.HEAT,
+                                 _0='deployed, unchanged, or dry run done',
+                                 _10='the change set (--save) could not be written')
 
     def get_parser(self, prog_name):
         parser = plan_cli.add_plan_arguments(super().get_parser(prog_name))
@@ -332,6 +334,8 @@ class Rollback(base.Command):
     with --parameter.
     """
 
+    EXIT_CODES = base.exit_codes(0, 3, 4, 6, 7, 11, *base.HEAT)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
@@ -360,7 +364,11 @@ class Rollback(base.Command):
 
 
 class History(base.Lister):
-    """List a stack's plan revisions: status, digest, time, changes."""
+    """List a stack's plan revisions: status, digest, time, changes, notes."""
+
+    COLUMNS = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
+               'description', 'vcs_revision')
+    EXIT_CODES = base.exit_codes(0, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -371,13 +379,16 @@ class History(base.Lister):
     def take_action(self, parsed_args):
         rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
                                    parsed_args.stack)
-        columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
-                   'description', 'vcs_revision')
-        return columns, [tuple(r[c] for c in columns) for r in rows]
+        return self.COLUMNS, [tuple(r[c] for c in self.COLUMNS) for r in rows]
 
 
 class Show(base.ShowOne):
-    """Show a plan revision: root, environments, parameters, files, digest."""
+    """Show a plan revision: root, environments, parameters, files, digest, notes."""
+
+    COLUMNS = ('stack', 'revision', 'status', 'digest', 'root', 'environments',
+               'parameters', 'hidden_parameters', 'files', 'file_count', 'description',
+               'vcs_revision')
+    EXIT_CODES = base.exit_codes(0, 3, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -395,8 +406,7 @@ class Show(base.ShowOne):
                         environments='\n'.join(info['environments']),
                         parameters='\n'.join('%s=%s' % (k, json.dumps(v)) for k, v in
                                              sorted(info['parameters'].items())))
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class Export(base.ShowOne):
@@ -405,6 +415,9 @@ class Export(base.ShowOne):
     OUT is a directory or a .tar.gz.  Every file is verified against the
     manifest's sha256.  "heatplan deploy OUT" redeploys the identical digest.
     """
+
+    COLUMNS = ('stack', 'revision', 'digest', 'files', 'output', 'hidden_parameters')
+    EXIT_CODES = base.exit_codes(0, 3, 10, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -424,8 +437,7 @@ class Export(base.ShowOne):
         if info['hidden_parameters']:
             sys.stderr.write('hidden parameters to supply again: %s\n'
                              % ', '.join(info['hidden_parameters']))
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class Diff(base.Command):
@@ -436,6 +448,9 @@ class Diff(base.Command):
     heatplan diff STACK --from-revision A --to-revision B.
     Exit 0 when identical, 1 when different (like diff(1)).
     """
+
+    EXIT_CODES = base.exit_codes(0, 1, 3, 11, *base.HEAT, _0='identical',
+                                 _1='different')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -484,6 +499,9 @@ class Diff(base.Command):
 class Recover(base.Lister):
     """Settle a deploy that died: set its pending record from the stack's state."""
 
+    COLUMNS = ('revision', 'status')
+    EXIT_CODES = base.exit_codes(0, 4, 11, *base.HEAT)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
@@ -497,7 +515,7 @@ class Recover(base.Lister):
     def take_action(self, parsed_args):
         settled = history_mod.recover(connect.get_adapter(self.app, parsed_args),
                                       parsed_args.stack, force=parsed_args.force)
-        return ('revision', 'status'), [(s['revision'], s['status']) for s in settled]
+        return self.COLUMNS, [(s['revision'], s['status']) for s in settled]
 
 
 class Delete(base.ShowOne):
@@ -506,6 +524,11 @@ class Delete(base.ShowOne):
     On a terminal it asks first (--yes skips the question); elsewhere --yes
     is required.  Waits for Heat to finish deleting unless --no-wait.
     """
+
+    COLUMNS = ('stack', 'status', 'records_deleted')
+    EXIT_CODES = base.exit_codes(0, 4, 6, 7, 11, *base.HEAT,
+                                 _4='refused: no confirmation (not a terminal, no --yes)',
+                                 _6='Heat failed to delete it')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -541,5 +564,4 @@ class Delete(base.ShowOne):
         info = history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
                                   wait=parsed_args.wait,
                                   wait_timeout=parsed_args.wait_timeout)
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
