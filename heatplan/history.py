@@ -422,8 +422,8 @@ def recover(adapter, stack_name, force=False):
         raise errors.RefusedError(
             'stack %s is %s: the deploy is still running'
             % (stack_name, stack['stack_status']),
-            hint='"heatplan wait %s" waits for it to finish; then run recover again'
-                 % stack_name)
+            hint='"heatplan wait %s" waits for it to finish; then run "heatplan recover %s" '
+                 'again' % (stack_name, stack_name))
     held = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
     now = adapter.server_now()  # records are stamped by Heat's clock
     young = [r for r in pending
@@ -432,8 +432,9 @@ def recover(adapter, stack_name, force=False):
         raise errors.RefusedError(
             'revision %d of %s was started %d s ago and may still be sending its plan'
             % (young[0].revision, stack_name, young[0].age(now)),
-            hint='wait %d s, or pass --force if that deploy is certainly dead'
-            % deploy_mod.STALE_AFTER)
+            hint='run "heatplan recover %s" again after %d s, or "heatplan recover %s '
+                 '--force" if that deploy is certainly dead'
+            % (stack_name, deploy_mod.STALE_AFTER, stack_name))
     if stack is not None and any(str(r.revision) == held for r in pending):
         # Settling a revision as deployed needs a read Heat cannot have torn.
         stack = deploy_mod.confirm_read(adapter, stack)
@@ -441,8 +442,8 @@ def recover(adapter, stack_name, force=False):
             raise errors.RefusedError(
                 'stack %s is %s: the deploy is still running'
                 % (stack_name, stack['stack_status']),
-                hint='"heatplan wait %s" waits for it to finish; then run recover again'
-                 % stack_name)
+                hint='"heatplan wait %s" waits for it to finish; then run "heatplan recover %s" '
+                 'again' % (stack_name, stack_name))
     settled = []
     for rec in pending:
         deploy_mod.settle(st, records, rec, stack)

@@ -229,3 +229,38 @@ def test_lint_rules_returns_its_columns(capsys):
     assert app_mod.main(['lint', 'rules', '-f', 'json']) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(list(r) == list(plan_cli.LintRules.COLUMNS) for r in rows)
+
+
+def test_hints_name_the_verb_they_mean():
+    """A hint or error message that says to recover or wait names the verb:
+    "heatplan recover STACK", "heatplan wait STACK" (not "run recover")."""
+    import ast
+
+    vague = re.compile(r'(?<!heatplan )\brecover\b|(?<!heatplan )\bwait\b(?! (%d|\d|for|until))')
+    error = re.compile(r'(Error|NotFound|Failed|TimedOut|Rejected|Interrupted|Aborted|Locked|'
+                       r'timed_out)$')
+    found, checked = [], 0
+    for dirpath, _dirs, files in os.walk(os.path.join(ROOT, 'heatplan')):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, encoding='utf-8') as f:
+                tree = ast.parse(f.read())
+            for call in ast.walk(tree):
+                if not isinstance(call, ast.Call):
+                    continue
+                func = call.func.attr if isinstance(call.func, ast.Attribute) else \
+                    getattr(call.func, 'id', '')
+                parts = [k.value for k in call.keywords if k.arg == 'hint']
+                if error.search(func or ''):
+                    parts += call.args[:1]
+                for part in parts:
+                    for node in ast.walk(part):
+                        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                            checked += 1
+                            if vague.search(node.value):
+                                found.append('%s:%d: %s' % (os.path.relpath(path, ROOT),
+                                                            node.lineno, node.value))
+    assert checked > 100  # the scan sees the messages
+    assert not found, '\n'.join(found)
