@@ -96,12 +96,16 @@ class Up(base.ShowOne):
         return _show(status, self.COLUMNS)
 
 
-class Down(base.Command):
+class Down(base.ShowOne):
     """Stop the local Heat (SIGTERM, then SIGKILL after --timeout seconds).
 
     Its data (stacks, database, log) stays in the data dir for the next "up".
+    state says what happened: stopped, killed (did not stop in time), or not
+    running.
     """
 
+    #: (fields without a value are left out: no pid when it was not running)
+    COLUMNS = ('state', 'pid', 'data_dir')
     EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
@@ -116,11 +120,7 @@ class Down(base.Command):
     def take_action(self, parsed_args):
         status = launcher.down(data_dir=parsed_args.data_dir, timeout=parsed_args.timeout)
         _print_notes(status)
-        if status['state'] == 'not running':
-            self.app.stdout.write('local Heat is not running (%s)\n' % status['data_dir'])
-        else:
-            self.app.stdout.write('local Heat %s (pid %s)\n' % (status['state'], status['pid']))
-        return 0
+        return _show(status, self.COLUMNS)
 
 
 class Status(base.ShowOne):
