@@ -1,6 +1,7 @@
 """The source's VCS revision, recorded per deploy and shown, against a real Heat."""
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -12,6 +13,17 @@ from heatplan.cli import app
 from tests.functional import plans
 
 pytestmark = pytest.mark.skipif(shutil.which('git') is None, reason='needs git')
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """cliff adds a console handler per run (-v: at DEBUG, on this test's
+    captured stderr); drop them so later tests do not get its output."""
+    root = logging.getLogger('')
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def git(cwd, *args):
