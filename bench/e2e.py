@@ -105,7 +105,7 @@ class MethodTimer:
 
 class Bench:
     def __init__(self, url, poll, timeout):
-        from heatplan.heat import HeatAdapter
+        from heatplan.heat.adapter import HeatAdapter
 
         self.adapter = HeatAdapter.from_url(url, local=True)
         self.client = self.adapter.client
@@ -118,7 +118,7 @@ class Bench:
     def heatplan(self, plan_dir, stack, deploy_id):
         from heatplan import actions
         from heatplan import deploy
-        from heatplan import source
+        from heatplan.plan import source
 
         opts = actions.PlanOptions(
             source=plan_dir, parameters=['DeployIdentifier=%s' % deploy_id],

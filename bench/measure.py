@@ -67,9 +67,9 @@ class HeatplanTool:
 
     def __init__(self, plan_dir):
         from heatplan import actions
-        from heatplan import assemble
         from heatplan import lint
-        from heatplan import source
+        from heatplan.plan import assemble
+        from heatplan.plan import source
 
         self.actions, self.assemble, self.lint = actions, assemble, lint
         self.opts = actions.PlanOptions(
@@ -110,7 +110,7 @@ class HeatplanTool:
         return times, (plan, diagnostics)
 
     def fields(self, result):
-        from heatplan import heat
+        from heatplan.heat import adapter as heat
 
         plan, _diagnostics = result
         fields = heat.HeatAdapter._fields(plan.body, disable_rollback=True)

@@ -20,12 +20,12 @@ import dataclasses
 import re
 import time
 
-from heatplan import assemble
-from heatplan import compare
 from heatplan import errors
-from heatplan import precedence
 from heatplan import preview as preview_mod
 from heatplan import store as store_mod
+from heatplan.plan import assemble
+from heatplan.plan import compare
+from heatplan.plan import precedence
 
 
 @dataclasses.dataclass

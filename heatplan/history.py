@@ -9,17 +9,17 @@ import tempfile
 
 import yaml
 
-from heatplan import assemble
-from heatplan import compare
-from heatplan import definition as definition_mod
 from heatplan import deploy as deploy_mod
 from heatplan import errors
 from heatplan import output
-from heatplan import package as package_mod
 from heatplan import secrets
 from heatplan import store as store_mod
 from heatplan.actions._stack import LIST_HINT
+from heatplan.plan import assemble
+from heatplan.plan import compare
+from heatplan.plan import definition as definition_mod
 from heatplan.plan import manifest as manifest_mod
+from heatplan.plan import package as package_mod
 
 
 def _stack_or_fail(adapter, stack_name):
@@ -302,7 +302,7 @@ def export(adapter, stack_name, out, revision=None, force=False):
     files, manifest, rec = load_revision(adapter, stack_name, revision)
     if manifest is None:
         # A stack heatplan did not deploy (e.g. "openstack stack create").
-        from heatplan import foreign
+        from heatplan.plan import foreign
 
         stack = adapter.get_stack(stack_name)
         ident = '%s/%s' % (stack['stack_name'], stack['id'])

@@ -7,15 +7,15 @@ parsing and no printing here.
 import dataclasses
 import json
 
-from heatplan import assemble
-from heatplan import definition as definition_mod
-from heatplan import diagnostics as diag
 from heatplan import errors
 from heatplan import lint as lint_mod
 from heatplan import output
-from heatplan import package as package_mod
 from heatplan import secrets
-from heatplan import source as source_mod
+from heatplan.lint import diagnostics as diag
+from heatplan.plan import assemble
+from heatplan.plan import definition as definition_mod
+from heatplan.plan import package as package_mod
+from heatplan.plan import source as source_mod
 
 
 @dataclasses.dataclass

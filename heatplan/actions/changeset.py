@@ -19,12 +19,12 @@ CloudFormation's create / review / execute, for heatplan:
 import datetime
 import json
 
-from heatplan import assemble
 from heatplan import errors
 from heatplan import history as history_mod
 from heatplan import output
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.plan import assemble
 from heatplan.plan import manifest as manifest_mod
 
 FORMAT = 1

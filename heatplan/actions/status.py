@@ -4,9 +4,9 @@ import json
 
 import yaml
 
-from heatplan import assemble
 from heatplan import errors
 from heatplan import store as store_mod
+from heatplan.plan import assemble
 from heatplan.plan import manifest as manifest_mod
 
 

@@ -41,7 +41,7 @@ import re
 import subprocess
 
 from heatplan import errors
-from heatplan import source as source_mod
+from heatplan.plan import source as source_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import logging
 import os
 
 from heatplan import errors
-from heatplan.heat import HeatAdapter
-from heatplan.heat import body_limit_hint as body_limit_hint_for
+from heatplan.heat.adapter import HeatAdapter
+from heatplan.heat.adapter import body_limit_hint as body_limit_hint_for
 from heatplan.lint import DEFAULT_MAX_BODY_BYTES
 
 LOG = logging.getLogger(__name__)

@@ -223,9 +223,9 @@ class Apply(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        from heatplan import definition
         from heatplan import deploy as deploy_mod
         from heatplan.actions import changeset
+        from heatplan.plan import definition
 
         doc = changeset.load(parsed_args.file)
         supplied = definition._parse_kv(parsed_args.parameters, '--parameter')

@@ -6,9 +6,9 @@ import sys
 from heatplan import actions
 from heatplan import errors
 from heatplan import lint as lint_mod
-from heatplan import source as source_mod
 from heatplan.cli import base
 from heatplan.lint import registry
+from heatplan.plan import source as source_mod
 
 
 def add_plan_arguments(parser, source_optional=False):
@@ -163,7 +163,7 @@ class Package(base.Command):
         plan = actions.package(plan_options(parsed_args), parsed_args.output,
                                stdout=self.app.stdout)
         report_warnings(plan)
-        from heatplan import package as package_mod
+        from heatplan.plan import package as package_mod
 
         left_out = package_mod.hidden_files(plan)
         if left_out:

@@ -348,7 +348,7 @@ class Rollback(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        from heatplan import definition
+        from heatplan.plan import definition
 
         params = definition._parse_kv(parsed_args.parameters, '--parameter')
         adapter = connect.get_adapter(self.app, parsed_args)

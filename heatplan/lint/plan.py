@@ -1,6 +1,6 @@
 """Whole-plan rules: environments, parameters, sizes (HP4xx, HP6xx).
 
-Works on an :class:`heatplan.assemble.Analysis` (the facts kept of every
+Works on an :class:`heatplan.plan.assemble.Analysis` (the facts kept of every
 plan file); no network.  Per-file rules ran while each file's node graph
 existed (:mod:`heatplan.lint.template`, :mod:`heatplan.lint.yaml`); this
 module reports those and adds the rules that need the whole plan.

@@ -20,8 +20,8 @@ Globs use :func:`fnmatch.fnmatchcase` on the file's plan-root-relative path
 import dataclasses
 import fnmatch
 
-from heatplan import diagnostics as diag
 from heatplan import errors
+from heatplan.lint import diagnostics as diag
 from heatplan.lint import registry as reg
 
 

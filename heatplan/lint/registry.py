@@ -21,7 +21,7 @@ definition, HP6xx limits.  doc/source/lint.rst is generated from this table
 import dataclasses
 import sys
 
-from heatplan import diagnostics as diag
+from heatplan.lint import diagnostics as diag
 
 ERROR = diag.ERROR
 WARNING = diag.WARNING

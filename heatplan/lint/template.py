@@ -6,8 +6,8 @@ need the graph, so they run while it exists and their diagnostics are kept
 on the file for :func:`heatplan.lint.lint` to report.  Pure: no network.
 """
 
-from heatplan import yamlnodes as yn
 from heatplan.lint import registry as reg
+from heatplan.plan import yamlnodes as yn
 
 HOT_VERSIONS = frozenset((
     '2013-05-23', '2014-10-16', '2015-04-30', '2015-10-15', '2016-04-08',

@@ -1,7 +1,7 @@
 """YAML rules (HP1xx) that need a file's node graph, run while it is scanned."""
 
-from heatplan import yamlnodes as yn
 from heatplan.lint import registry as reg
+from heatplan.plan import yamlnodes as yn
 
 
 def duplicate_keys(key, pairs, add):

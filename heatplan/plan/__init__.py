@@ -1,5 +1,6 @@
-"""Pure plan logic (no network): see doc/source/design.rst.
+"""Pure plan logic (no network, no Heat): see doc/source/design.rst.
 
-New pure plan code goes here (DESIGN section 5); the older modules
-(assemble, definition, source, ...) move in when the layout step lands.
+Sources (directory, archives), the definition, YAML nodes, assembly into one
+request, manifests, comparison, parameter precedence, foreign-stack import and
+deterministic archives.
 """

@@ -23,7 +23,7 @@ import urllib.parse
 import pytest
 
 from heatplan.cli import app
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
 from tests import contract
 from tests.functional import plans

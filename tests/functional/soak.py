@@ -307,7 +307,7 @@ def main(argv=None):
     parser.add_argument('--json', help='write the figures to this file')
     args = parser.parse_args(argv)
 
-    from heatplan.heat import HeatAdapter
+    from heatplan.heat.adapter import HeatAdapter
     from heatplan.local import launcher
 
     workdir = tempfile.mkdtemp(prefix='heatplan-soak-')

@@ -18,7 +18,7 @@ from heatplan import deploy
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.cli import app
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from tests.functional import plans
 
 ExitCode = errors.ExitCode

@@ -43,7 +43,7 @@ from heatplan import errors
 from heatplan import history
 from heatplan import store as store_mod
 from heatplan.cli import app
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
 from tests.figures import figure
 from tests.functional import plans

@@ -9,11 +9,11 @@ lint calls an *error* is one Heat rejects.
 
 import pytest
 
-from heatplan import assemble
-from heatplan import definition
 from heatplan import errors
 from heatplan import lint
-from heatplan import source
+from heatplan.plan import assemble
+from heatplan.plan import definition
+from heatplan.plan import source
 
 HOT = 'heat_template_version: 2021-04-16\n'
 ROOT = HOT + ('parameters:\n  p: {type: string, default: root}\n'

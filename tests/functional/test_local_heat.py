@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from heatplan import errors
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import config as local_config
 from tests.functional.conftest import free_port
 from tests.functional.conftest import require_heat

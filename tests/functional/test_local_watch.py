@@ -7,7 +7,7 @@ import time
 import pytest
 
 from heatplan import errors
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import config as local_config
 from heatplan.local import launcher
 from tests.functional.conftest import free_port

@@ -17,7 +17,7 @@ import types
 
 import pytest
 
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
 from tests.functional.conftest import free_port
 from tests.functional.conftest import require_heat

@@ -458,7 +458,7 @@ def temporary_local_heat():
     """A local Heat in a temporary data dir on a free port (stopped after)."""
     import socket
 
-    from heatplan.heat import HeatAdapter
+    from heatplan.heat.adapter import HeatAdapter
     from heatplan.local import launcher
 
     with socket.socket() as sock:
@@ -484,7 +484,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.heat_url:
-            from heatplan.heat import HeatAdapter
+            from heatplan.heat.adapter import HeatAdapter
 
             types = available_types_of(HeatAdapter.from_url(args.heat_url))
         else:

@@ -14,10 +14,10 @@ import zipfile
 import pytest
 
 from heatplan import actions
-from heatplan import assemble
-from heatplan import definition
 from heatplan import lint
-from heatplan import source
+from heatplan.plan import assemble
+from heatplan.plan import definition
+from heatplan.plan import source
 
 HOT = 'heat_template_version: 2021-04-16\n'
 

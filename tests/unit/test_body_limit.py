@@ -13,11 +13,11 @@ import pytest
 import requests_mock
 
 from heatplan import errors
-from heatplan import heat
 from heatplan import lint
 from heatplan.cli import app
 from heatplan.cli import connect
-from heatplan.heat import HeatAdapter
+from heatplan.heat import adapter as heat
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import config as local_config
 from heatplan.local import launcher
 from tests.unit.conftest import template

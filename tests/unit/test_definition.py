@@ -5,9 +5,9 @@ import os
 import pytest
 import yaml
 
-from heatplan import definition
 from heatplan import errors
-from heatplan import source
+from heatplan.plan import definition
+from heatplan.plan import source
 from tests.unit.conftest import HOT
 from tests.unit.conftest import build
 from tests.unit.conftest import template

@@ -35,9 +35,9 @@ import pytest
 import yaml
 
 from heatplan import actions
-from heatplan import assemble
 from heatplan import errors
-from heatplan import source
+from heatplan.plan import assemble
+from heatplan.plan import source
 from tests.figures import figure
 from tests.unit.test_hostile import watch_opens
 

@@ -11,9 +11,9 @@ import pytest
 import requests_mock
 
 from heatplan import errors
-from heatplan import heat
 from heatplan.cli import connect
-from heatplan.heat import HeatAdapter
+from heatplan.heat import adapter as heat
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
 
 URL = 'http://heat.example:8004/v1/p1'

@@ -36,8 +36,8 @@ import pytest
 from heatplan import actions
 from heatplan import errors
 from heatplan import history
-from heatplan import source
 from heatplan.cli import app
+from heatplan.plan import source
 from tests.figures import figure
 
 HOT = 'heat_template_version: 2021-04-16\n'

@@ -17,7 +17,7 @@ from heatplan import deploy
 from heatplan import errors
 from heatplan.cli import app
 from heatplan.cli import stack as stack_cli
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from tests.unit import test_secrets
 
 URL = test_secrets.HEAT_URL

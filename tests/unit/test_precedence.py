@@ -1,7 +1,7 @@
-"""Which parameter value Heat uses (heatplan.precedence); hidden values not given."""
+"""Which parameter value Heat uses (heatplan.plan.precedence); hidden values not given."""
 
 from heatplan import deploy
-from heatplan import precedence
+from heatplan.plan import precedence
 
 HOT = 'heat_template_version: 2021-04-16\nparameters:\n  a: {type: string}\n' \
       '  n: {type: number}\n'

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 import yaml
 
 from heatplan import actions
-from heatplan import assemble
-from heatplan import yamlnodes as yn
+from heatplan.plan import assemble
+from heatplan.plan import yamlnodes as yn
 from tests.unit.conftest import tar_bytes
 from tests.unit.conftest import write_bytes
 from tests.unit.conftest import write_files

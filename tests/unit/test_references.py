@@ -5,9 +5,9 @@ import json
 import pytest
 import yaml
 
-from heatplan import assemble
 from heatplan import errors
-from heatplan import source
+from heatplan.plan import assemble
+from heatplan.plan import source
 from tests.unit.conftest import HOT
 from tests.unit.conftest import analyze
 from tests.unit.conftest import build

@@ -12,10 +12,10 @@ import zipfile
 
 import pytest
 
-from heatplan import assemble
-from heatplan import definition
 from heatplan import errors
-from heatplan import source
+from heatplan.plan import assemble
+from heatplan.plan import definition
+from heatplan.plan import source
 from tests.unit.conftest import HOT
 from tests.unit.conftest import ZIP_CHR
 from tests.unit.conftest import ZIP_FIFO

@@ -13,8 +13,8 @@ import tarfile
 
 import yaml
 
-from heatplan import definition as definition_mod
 from heatplan import errors
+from heatplan.plan import definition as definition_mod
 
 FIXED_MTIME = 0
 

@@ -15,10 +15,10 @@ import posixpath
 
 import yaml
 
-from heatplan import assemble
 from heatplan import secrets
-from heatplan import source as source_mod
-from heatplan import yamlnodes as yn
+from heatplan.plan import assemble
+from heatplan.plan import source as source_mod
+from heatplan.plan import yamlnodes as yn
 
 ROOT_NAME = 'template.yaml'
 ENV_NAME = 'environment.yaml'

@@ -20,15 +20,15 @@ import re
 
 import yaml
 
-from heatplan import definition as definition_mod
-from heatplan import diagnostics as diag
 from heatplan import errors
 from heatplan import secrets
-from heatplan import source as source_mod
-from heatplan import yamlnodes as yn
+from heatplan.lint import diagnostics as diag
 from heatplan.lint import registry as reg
 from heatplan.lint import template as template_rules
 from heatplan.lint import yaml as yaml_rules
+from heatplan.plan import definition as definition_mod
+from heatplan.plan import source as source_mod
+from heatplan.plan import yamlnodes as yn
 
 MANIFEST_KEY = definition_mod.RESERVED_PREFIX + 'manifest.json'
 MANIFEST_FORMAT = 1

@@ -11,10 +11,10 @@ import os
 import yaml
 
 from heatplan import errors
-from heatplan import source as source_mod
-from heatplan import yamlnodes as yn
 from heatplan.lint import policy as policy_mod
 from heatplan.lint import registry as reg
+from heatplan.plan import source as source_mod
+from heatplan.plan import yamlnodes as yn
 
 MANIFEST_NAME = 'heatplan.yaml'
 TRIPLEO_PLAN_ENV = 'plan-environment.yaml'
