@@ -20,8 +20,9 @@ A checkout's own configuration is not trusted (a plan directory may come
 with a ``.git`` someone else wrote).  Git runs programs named in it from
 some commands: ``core.fsmonitor`` and clean filters (``filter.*.clean`` with
 ``.gitattributes``) when a command refreshes the index, which ``git describe
---dirty`` and ``git status`` do; ``core.sshCommand`` when a partial clone
-fetches a missing object lazily.  So heatplan never asks git whether the
+--dirty`` and ``git status`` do, and the ``post-index-change`` hook when it
+writes the index back; ``core.sshCommand`` when a partial clone fetches a
+missing object lazily.  So heatplan never asks git whether the
 work tree is dirty.  It runs only ``rev-parse``, ``describe`` (without
 ``--dirty``) and ``ls-tree``, which read neither the index nor the work
 tree, with ``-c core.fsmonitor=false -c core.hooksPath=/dev/null -c

@@ -248,20 +248,26 @@ def _marker_cmd(marker):
     return 'touch %s; false' % marker
 
 
-def test_fsmonitor_and_clean_filters_do_not_run(tmp_path):
+def test_fsmonitor_clean_filters_and_hooks_do_not_run(tmp_path):
     top, plan = checkout(tmp_path, dict(PLAN, **{'.gitattributes': '* filter=evil\n'}))
     fsmonitor = tmp_path / 'PWNED-fsmonitor'
     clean = tmp_path / 'PWNED-clean'
+    hook = tmp_path / 'PWNED-hook'
+    hooks = tmp_path / 'hooks'
+    hooks.mkdir()
+    (hooks / 'post-index-change').write_text('#!/bin/sh\ntouch %s\n' % hook)
+    (hooks / 'post-index-change').chmod(0o755)
     git(top, 'config', 'core.fsmonitor', _marker_cmd(fsmonitor))
     git(top, 'config', 'filter.evil.clean', 'touch %s; cat' % clean)
-    git(top, 'config', 'core.hooksPath', str(tmp_path))
+    git(top, 'config', 'core.hooksPath', str(hooks))
     os.utime(os.path.join(plan, 'root.yaml'), (1, 1))  # stat-dirty: a refresh reads it
     got = detect(plan)
     assert got and not got.endswith('-dirty')
-    assert not fsmonitor.exists() and not clean.exists()
-    # what heatplan does not do: "git describe --dirty" runs both
+    assert not fsmonitor.exists() and not clean.exists() and not hook.exists()
+    # what heatplan does not do: "git describe --dirty" runs all three (its
+    # refresh reads the file through the filter and rewrites the index)
     git(top, 'describe', '--always', '--dirty')
-    assert fsmonitor.exists() and clean.exists()
+    assert fsmonitor.exists() and clean.exists() and hook.exists()
 
 
 def test_a_lazy_fetch_cannot_start_ssh(tmp_path, caplog):
