@@ -29,6 +29,8 @@ from heatplan.plan import manifest as manifest_mod
 
 FORMAT = 1
 KEY = 'heatplan_changeset'
+#: record notes a change set carries from its dry run to its apply
+NOTES = ('description', 'vcs_revision')
 
 
 def document(plan, result, opts):
@@ -50,6 +52,9 @@ def document(plan, result, opts):
         'messages': list(result.messages),
         'changes': result.changes.as_dict() if result.changes is not None else None,
         'hidden_parameters': sorted(hidden),
+        # notes for the revision record: what deploy --description and the
+        # source's VCS revision said at preview time
+        'meta': {k: opts.meta[k] for k in NOTES if opts.meta.get(k)},
         'options': {'timeout_mins': opts.timeout_mins, 'tags': list(opts.tags),
                     'disable_rollback': opts.disable_rollback},
         'request': request,
@@ -115,7 +120,17 @@ def show(path):
         'hidden_parameters': doc.get('hidden_parameters', []),
         'files': len(doc['manifest']['files']),
         'environments': doc['manifest']['environments'],
+        'description': notes(doc).get('description', ''),
+        'vcs_revision': notes(doc).get('vcs_revision', ''),
     }
+
+
+def notes(doc):
+    """The record notes of a change set (description, vcs_revision): strings only."""
+    meta = doc.get('meta')
+    if not isinstance(meta, dict):
+        return {}
+    return {k: meta[k] for k in NOTES if isinstance(meta.get(k), str) and meta[k]}
 
 
 def plan_of(doc, parameters=None):

@@ -55,7 +55,7 @@ def history(adapter, stack_name):
                 'revision': rec.revision, 'status': 'damaged', 'digest': rec.digest,
                 'created': rec.created, 'by': rec.by, 'action': '',
                 'changes': 'damaged record (%s): %s' % (rec.name, exc.message),
-                'description': ''})
+                'description': '', 'vcs_revision': ''})
             continue
         changes = compare.compare_manifests(previous, manifest) if manifest else None
         rows.append({
@@ -67,6 +67,7 @@ def history(adapter, stack_name):
             'action': meta.get('action', 'deploy'),
             'changes': changes.summary() if changes else '',
             'description': meta.get('description') or '',
+            'vcs_revision': meta.get('vcs_revision') or '',
         })
         previous = manifest
     return rows
@@ -105,7 +106,7 @@ def load_revision(adapter, stack_name, revision=None):
         return files, _manifest(files, 'stack %s' % stack_name), rec
     rec = st.get(stack_name, revision)
     files = st.files(rec)
-    files.pop(store_mod.RECORD_FILE, None)
+    rec.meta_text = files.pop(store_mod.RECORD_FILE, None)
     return files, _manifest(files, 'revision %d of %s' % (revision, stack_name)), rec
 
 
@@ -132,7 +133,26 @@ def show(adapter, stack_name, revision=None):
         'hidden_parameters': manifest.get('hidden_parameters', []),
         'files': sorted(manifest['files']),
         'file_count': len(manifest['files']),
+        **record_notes(adapter, rec, manifest['digest']),
     }
+
+
+def record_notes(adapter, rec, digest):
+    """``description`` and ``vcs_revision`` of a revision's record ('' if none).
+
+    Only from the record of the plan shown (same digest), and never an error:
+    a damaged record leaves them empty.
+    """
+    meta = {}
+    if rec is not None and rec.digest == digest:
+        st = store_mod.Store(adapter)
+        try:
+            meta = st.meta(rec, {store_mod.RECORD_FILE: rec.meta_text}
+                           if rec.meta_text is not None else None)
+        except manifest_mod.DamagedRecord:
+            pass
+    return {'description': meta.get('description') or '',
+            'vcs_revision': meta.get('vcs_revision') or ''}
 
 
 def original_files(files, manifest):
@@ -381,6 +401,9 @@ def rollback(adapter, stack_name, revision, opts, parameters=None, reporter=None
     plan = plan_from_record(files, manifest, parameters)
     opts.action = 'rollback'
     opts.meta = dict(opts.meta, rollback_to=revision)
+    carried = record_notes(adapter, _rec, manifest['digest'])['vcs_revision']
+    if carried:  # the very plan of that revision: its source revision too
+        opts.meta['vcs_revision'] = carried
     result = deploy_mod.deploy(adapter, plan, opts, reporter)
     result.messages.append('rolled back to revision %d' % revision)
     return result

@@ -19,9 +19,60 @@ from heatplan import secrets
 
 LOG = logging.getLogger(__name__)
 
+E = errors.ExitCode
+#: What each exit code means, in a few words (a verb may say it its own way).
+EXIT_MEANINGS = {
+    E.OK: 'success',
+    E.DIFFERENT: 'an unexpected internal error',
+    E.USAGE: 'usage error',
+    E.PLAN_INVALID: 'the plan is invalid',
+    E.REFUSED: 'refused by a guard',
+    E.HEAT_REJECTED: 'Heat rejected the request',
+    E.DEPLOY_FAILED: 'the deployment failed',
+    E.TIMED_OUT: 'the wait timed out',
+    E.CONNECTION: 'Heat unreachable or authentication failed',
+    E.LOCAL_HEAT: 'the local Heat could not be started',
+    E.OUTPUT: 'an output could not be written',
+    E.NOT_FOUND: 'not found',
+    errors.Interrupted.exit_code: 'interrupted',
+}
+#: Codes any verb may exit with, besides its own: usage error, interrupted,
+#: and (a bug) an unexpected internal error.
+ANY_VERB = (E.USAGE, errors.Interrupted.exit_code, E.DIFFERENT)
+#: What every verb that talks to Heat may also give: Heat rejected a request,
+#: Heat unreachable, the local Heat (--local) could not be started.
+HEAT = (E.HEAT_REJECTED, E.CONNECTION, E.LOCAL_HEAT)
+
+
+def exit_codes(*codes, **meanings):
+    """``{code: meaning}`` of a verb's own exit codes; ``meanings``: ``_6='it failed'``."""
+    own = {int(k.lstrip('_')): v for k, v in meanings.items()}
+    return {c: own.get(c, EXIT_MEANINGS[c]) for c in sorted(set(codes) | set(own))}
+
 
 class HeatplanErrorMixin:
     """Map :class:`heatplan.errors.HeatplanError` to message + exit code."""
+
+    #: ``{code: meaning}``: the exit codes this verb gives besides :data:`ANY_VERB`.
+    #: ``--help`` shows them; doc/source/cli.rst lists them and the tests check
+    #: both, and that every run in the functional suite exits with one of them.
+    EXIT_CODES = exit_codes(E.OK)
+    #: The output columns (fields) of a Lister or ShowOne verb, in order.
+    COLUMNS = ()
+
+    def get_epilog(self):
+        own = ', '.join('%d %s' % item for item in self.EXIT_CODES.items())
+        text = ('Exit codes: %s; and as for every verb, 2 usage error, 130 interrupted '
+                '(1 an unexpected internal error).' % own)
+        more = super().get_epilog()
+        return text + ('\n\n' + more if more else '')
+
+    def row(self, info):
+        """``(COLUMNS, values)`` of an action's dict, which must have exactly them."""
+        if set(info) != set(self.COLUMNS):
+            raise RuntimeError('%s: fields %s are not its declared COLUMNS %s (a bug)'
+                               % (type(self).__name__, sorted(info), self.COLUMNS))
+        return self.COLUMNS, tuple(info[c] for c in self.COLUMNS)
 
     def run(self, parsed_args):
         try:

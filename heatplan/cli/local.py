@@ -49,6 +49,10 @@ class Up(base.ShowOne):
     "--heat-url URL" / HEATPLAN_HEAT_URL set to the URL shown.
     """
 
+    #: (fields without a value are left out)
+    COLUMNS = _FIELDS
+    EXIT_CODES = base.exit_codes(0, 9)
+
     def get_description(self):
         return '%s\n\n%s' % (super().get_description(), _NOAUTH_NOTE)
 
@@ -89,14 +93,20 @@ class Up(base.ShowOne):
             data_dir=parsed_args.data_dir, port=parsed_args.port, limits=limits,
             timeout=parsed_args.timeout, debug=parsed_args.debug_heat)
         _print_notes(status)
-        return _show(status)
+        return _show(status, self.COLUMNS)
 
 
-class Down(base.Command):
+class Down(base.ShowOne):
     """Stop the local Heat (SIGTERM, then SIGKILL after --timeout seconds).
 
     Its data (stacks, database, log) stays in the data dir for the next "up".
+    state says what happened: stopped, killed (did not stop in time), or not
+    running.
     """
+
+    #: (fields without a value are left out: no pid when it was not running)
+    COLUMNS = ('state', 'pid', 'data_dir')
+    EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -110,11 +120,7 @@ class Down(base.Command):
     def take_action(self, parsed_args):
         status = launcher.down(data_dir=parsed_args.data_dir, timeout=parsed_args.timeout)
         _print_notes(status)
-        if status['state'] == 'not running':
-            self.app.stdout.write('local Heat is not running (%s)\n' % status['data_dir'])
-        else:
-            self.app.stdout.write('local Heat %s (pid %s)\n' % (status['state'], status['pid']))
-        return 0
+        return _show(status, self.COLUMNS)
 
 
 class Status(base.ShowOne):
@@ -123,6 +129,11 @@ class Status(base.ShowOne):
     Exits 0 whether or not it runs; check the "running" field
     (e.g. "heatplan local status -f value -c running").
     """
+
+    #: (fields without a value are left out)
+    COLUMNS = ('running', 'url', 'pid', 'port', 'data_dir', 'log_file', 'started_at',
+               'responding', 'engine', 'notes')
+    EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -134,12 +145,13 @@ class Status(base.ShowOne):
         if status.pop('stale_pid', None) is not None:
             status['notes'].append(
                 'stale pid file: the local Heat died; "heatplan local up" cleans it up')
-        return _show(status, ('running', 'url', 'pid', 'port', 'data_dir', 'log_file',
-                              'started_at', 'responding', 'engine', 'notes'))
+        return _show(status, self.COLUMNS)
 
 
 class Logs(base.Command):
     """Print the end of the local Heat's log (heat.log in the data dir)."""
+
+    EXIT_CODES = base.exit_codes(0, 9)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)

@@ -31,6 +31,10 @@ class Status(base.ShowOne):
     change of its files outside heatplan; plan_check says what differs).
     """
 
+    COLUMNS = ('stack', 'stack_status', 'status_reason', 'updated', 'revision', 'digest',
+               'plan_matches', 'plan_check', 'pending', 'revisions', 'outputs')
+    EXIT_CODES = base.exit_codes(0, 11, *base.HEAT)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         stack_cli.add_stack_argument(parser)
@@ -42,12 +46,14 @@ class Status(base.ShowOne):
                                  parsed_args.stack)
         if parsed_args.formatter == 'table':
             info = {k: _value(v) for k, v in info.items()}
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class List(base.Lister):
     """List the stacks heatplan manages in this project (not its revision records)."""
+
+    COLUMNS = ('stack', 'revision', 'status', 'digest', 'updated')
+    EXIT_CODES = base.exit_codes(0, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -56,12 +62,14 @@ class List(base.Lister):
 
     def take_action(self, parsed_args):
         rows = managed_action.run(connect.get_adapter(self.app, parsed_args))
-        columns = ('stack', 'revision', 'status', 'digest', 'updated')
-        return columns, [tuple(r[c] for c in columns) for r in rows]
+        return self.COLUMNS, [tuple(r[c] for c in self.COLUMNS) for r in rows]
 
 
 class Outputs(base.Lister):
     """List a stack's outputs (or one, by NAME)."""
+
+    COLUMNS = ('output', 'value')
+    EXIT_CODES = base.exit_codes(0, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -74,7 +82,7 @@ class Outputs(base.Lister):
         outputs = outputs_action.run(connect.get_adapter(self.app, parsed_args),
                                      parsed_args.stack, parsed_args.name)
         table = parsed_args.formatter == 'table'
-        return ('output', 'value'), [(k, _value(v) if table else v)
+        return self.COLUMNS, [(k, _value(v) if table else v)
                                      for k, v in sorted(outputs.items())]
 
 
@@ -84,6 +92,10 @@ class Events(base.Lister):
     With --follow, keep listing until the stack settles; -f value or csv
     print each event as it arrives, the other formats when it settles.
     """
+
+    COLUMNS = events_action.COLUMNS
+    EXIT_CODES = base.exit_codes(0, 7, 11, *base.HEAT,
+                                 _7='--follow: --wait-timeout passed (the stack goes on)')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -104,17 +116,21 @@ class Events(base.Lister):
                                  parsed_args.stack, parsed_args.nested_depth,
                                  parsed_args.follow, parsed_args.poll,
                                  parsed_args.wait_timeout)
-        columns = events_action.COLUMNS
-        data = (tuple(r[c] for c in columns) for r in rows)
+        data = (tuple(r[c] for c in self.COLUMNS) for r in rows)
         if parsed_args.formatter not in ('value', 'csv'):
             data = list(data)  # errors surface before any output
-        return columns, data
+        return self.COLUMNS, data
 
 
 class Wait(base.ShowOne):
     """Wait for the operation running on a stack (a deploy after --no-wait or Ctrl-C,
     or another operator's), with deploy's progress display and exit codes:
     0 it completed, 6 it failed, 7 --wait-timeout passed (it goes on in Heat)."""
+
+    COLUMNS = ('stack', 'status', 'reason', 'revision', 'failures', 'elapsed')
+    EXIT_CODES = base.exit_codes(0, 6, 7, 11, *base.HEAT, _0='it completed',
+                                 _6='it failed',
+                                 _7='--wait-timeout passed (it goes on in Heat)')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -139,13 +155,18 @@ class Wait(base.ShowOne):
                                  parsed_args.quiet_report)
         if parsed_args.formatter == 'table':
             result = {k: _value(v) for k, v in result.items()}
-        columns = tuple(result)
-        return columns, tuple(result[c] for c in columns)
+        return self.row(result)
 
 
 class ChangesetShow(base.ShowOne):
     """Show a change set for review: the stack and revision it was previewed on,
     the resource changes (added, updated, replaced, deleted), the plan's digest."""
+
+    COLUMNS = ('stack', 'digest', 'previewed_at', 'previewed_by', 'base_revision',
+               'base_digest', 'plan_changes', 'added', 'updated', 'replaced', 'deleted',
+               'preview_complete', 'notes', 'hidden_parameters', 'files', 'environments',
+               'description', 'vcs_revision')
+    EXIT_CODES = base.exit_codes(0, 3, _3='not a change set, or a damaged one')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -159,8 +180,7 @@ class ChangesetShow(base.ShowOne):
         if parsed_args.formatter == 'table':
             info = {k: ('\n'.join(v) if isinstance(v, list) and all(
                 isinstance(x, str) for x in v) else _value(v)) for k, v in info.items()}
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class Apply(base.Command):
@@ -172,6 +192,11 @@ class Apply(base.Command):
     guard judges the reviewed changes either way.  Hidden values are not in the
     file: pass them again with --parameter (they must be the previewed ones).
     """
+
+    EXIT_CODES = base.exit_codes(0, 3, 4, 6, 7, *base.HEAT,
+                                 _3='not a change set, or a damaged one',
+                                 _4='refused: the stack moved on, the change set was '
+                                    'edited, or a guard')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -217,7 +242,7 @@ class Apply(base.Command):
             expect_revision=doc['base'].get('revision') if doc['base'].get('exists')
             else None,
             wait=parsed_args.wait, wait_timeout=parsed_args.wait_timeout,
-            cli_parameters=sorted(supplied), action='apply',
+            cli_parameters=sorted(supplied), action='apply', meta=changeset.notes(doc),
             reviewed_preview=doc.get('preview') if unchanged and doc['base'].get('exists')
             else None)
         reporter = stack_cli.CliReporter()

@@ -109,6 +109,8 @@ class Build(base.Command):
     content gives the same bytes from any directory or archive.
     """
 
+    EXIT_CODES = base.exit_codes(0, 3, 10)
+
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE',
@@ -147,6 +149,8 @@ class Package(base.Command):
     with fixed mtimes and owners.
     """
 
+    EXIT_CODES = base.exit_codes(0, 3, 10)
+
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-o', '--output', metavar='FILE', required=True,
@@ -184,6 +188,9 @@ class Validate(base.Command):
     there are no errors (warnings allowed), 3 when there are.
     """
 
+    EXIT_CODES = base.exit_codes(0, 3, _0='no lint error (warnings allowed)',
+                                 _3='lint errors, or the plan cannot be read')
+
     def get_parser(self, prog_name):
         parser = add_plan_arguments(super().get_parser(prog_name))
         parser.add_argument('-f', '--format', choices=('text', 'json'), default='text',
@@ -216,8 +223,9 @@ class LintRules(base.Lister):
     Give a code or a name to --ignore, or in heatplan.yaml's "lint: ignore".
     """
 
+    COLUMNS = ('Code', 'Name', 'Severity', 'Ignorable', 'Description')
+
     def take_action(self, parsed_args):
-        columns = ('Code', 'Name', 'Severity', 'Ignorable', 'Description')
         rows = [(r.code, r.name, r.severity, r.ignorable, r.doc)
                 for r in registry.RULES.values()]
-        return columns, rows
+        return self.COLUMNS, rows

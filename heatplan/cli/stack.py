@@ -261,10 +261,12 @@ class Deploy(base.Command):
     its default unless --reset-hidden NAME.  -e replaces the manifest's
     environment list (it does not add to it), and a --parameter that an
     environment file's parameters: section overrides is reported (Heat uses
-    the environment's value).  Exit codes: 0 success,
-    3 plan invalid, 4 refused by a guard, 5 Heat rejected the request,
-    6 deploy failed, 7 timed out, 8 Heat unreachable.
+    the environment's value).
     """
+
+    EXIT_CODES = base.exit_codes(0, 3, 4, 6, 7, 10, *base.HEAT,
+                                 _0='deployed, unchanged, or dry run done',
+                                 _10='the change set (--save) could not be written')
 
     def get_parser(self, prog_name):
         parser = plan_cli.add_plan_arguments(super().get_parser(prog_name))
@@ -279,6 +281,14 @@ class Deploy(base.Command):
                                 '(the exact request without hidden values, the stack\'s '
                                 'revision and the resource changes) for review with '
                                 '"heatplan changeset show FILE" and "heatplan apply FILE"')
+        vcs = group.add_mutually_exclusive_group()
+        vcs.add_argument('--vcs-revision', metavar='TEXT',
+                         help='the source\'s VCS revision to record with this revision '
+                              '(default: "git describe --always" of a plan directory '
+                              'inside a git checkout, "-dirty" when a plan file is not '
+                              'the commit\'s; archives: none)')
+        vcs.add_argument('--no-vcs-revision', dest='vcs_detect', action='store_false',
+                         help='record no VCS revision (do not run git)')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
@@ -286,6 +296,10 @@ class Deploy(base.Command):
         if parsed_args.save and not parsed_args.dry_run:
             raise errors.UsageError('--save writes the change set of a dry run',
                                     hint='add --dry-run')
+        from heatplan.actions import vcs
+
+        if parsed_args.vcs_revision is not None:
+            vcs.explicit(parsed_args.vcs_revision)
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         plan_opts = plan_cli.plan_options(parsed_args)
         src, plan = plan_actions.build_plan(plan_opts)
@@ -294,6 +308,10 @@ class Deploy(base.Command):
         reporter = CliReporter()
         opts = deploy_options(parsed_args, parsed_args.stack)
         opts.notes = plan_actions.definition_notes(src, plan_opts, plan)
+        if parsed_args.save or not parsed_args.dry_run:
+            found = vcs.revision(src, plan, parsed_args.vcs_revision, parsed_args.vcs_detect)
+            if found:
+                opts.meta['vcs_revision'] = found
         try:
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
@@ -316,6 +334,8 @@ class Rollback(base.Command):
     Same guards as deploy.  Hidden parameters are not stored: pass them again
     with --parameter.
     """
+
+    EXIT_CODES = base.exit_codes(0, 3, 4, 6, 7, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -345,7 +365,11 @@ class Rollback(base.Command):
 
 
 class History(base.Lister):
-    """List a stack's plan revisions: status, digest, time, changes."""
+    """List a stack's plan revisions: status, digest, time, changes, notes."""
+
+    COLUMNS = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
+               'description', 'vcs_revision')
+    EXIT_CODES = base.exit_codes(0, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -356,13 +380,16 @@ class History(base.Lister):
     def take_action(self, parsed_args):
         rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
                                    parsed_args.stack)
-        columns = ('revision', 'status', 'digest', 'created', 'by', 'action', 'changes',
-                   'description')
-        return columns, [tuple(r[c] for c in columns) for r in rows]
+        return self.COLUMNS, [tuple(r[c] for c in self.COLUMNS) for r in rows]
 
 
 class Show(base.ShowOne):
-    """Show a plan revision: root, environments, parameters, files, digest."""
+    """Show a plan revision: root, environments, parameters, files, digest, notes."""
+
+    COLUMNS = ('stack', 'revision', 'status', 'digest', 'root', 'environments',
+               'parameters', 'hidden_parameters', 'files', 'file_count', 'description',
+               'vcs_revision')
+    EXIT_CODES = base.exit_codes(0, 3, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -380,8 +407,7 @@ class Show(base.ShowOne):
                         environments='\n'.join(info['environments']),
                         parameters='\n'.join('%s=%s' % (k, json.dumps(v)) for k, v in
                                              sorted(info['parameters'].items())))
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class Export(base.ShowOne):
@@ -390,6 +416,9 @@ class Export(base.ShowOne):
     OUT is a directory or a .tar.gz.  Every file is verified against the
     manifest's sha256.  "heatplan deploy OUT" redeploys the identical digest.
     """
+
+    COLUMNS = ('stack', 'revision', 'digest', 'files', 'output', 'hidden_parameters')
+    EXIT_CODES = base.exit_codes(0, 3, 10, 11, *base.HEAT)
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -409,8 +438,7 @@ class Export(base.ShowOne):
         if info['hidden_parameters']:
             sys.stderr.write('hidden parameters to supply again: %s\n'
                              % ', '.join(info['hidden_parameters']))
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)
 
 
 class Diff(base.Command):
@@ -421,6 +449,9 @@ class Diff(base.Command):
     heatplan diff STACK --from-revision A --to-revision B.
     Exit 0 when identical, 1 when different (like diff(1)).
     """
+
+    EXIT_CODES = base.exit_codes(0, 1, 3, 11, *base.HEAT, _0='identical',
+                                 _1='different')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -469,6 +500,9 @@ class Diff(base.Command):
 class Recover(base.Lister):
     """Settle a deploy that died: set its pending record from the stack's state."""
 
+    COLUMNS = ('revision', 'status')
+    EXIT_CODES = base.exit_codes(0, 4, 11, *base.HEAT)
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
@@ -482,7 +516,7 @@ class Recover(base.Lister):
     def take_action(self, parsed_args):
         settled = history_mod.recover(connect.get_adapter(self.app, parsed_args),
                                       parsed_args.stack, force=parsed_args.force)
-        return ('revision', 'status'), [(s['revision'], s['status']) for s in settled]
+        return self.COLUMNS, [(s['revision'], s['status']) for s in settled]
 
 
 class Delete(base.ShowOne):
@@ -491,6 +525,11 @@ class Delete(base.ShowOne):
     On a terminal it asks first (--yes skips the question); elsewhere --yes
     is required.  Waits for Heat to finish deleting unless --no-wait.
     """
+
+    COLUMNS = ('stack', 'status', 'records_deleted')
+    EXIT_CODES = base.exit_codes(0, 4, 6, 7, 11, *base.HEAT,
+                                 _4='refused: no confirmation (not a terminal, no --yes)',
+                                 _6='Heat failed to delete it')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -526,5 +565,4 @@ class Delete(base.ShowOne):
         info = history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
                                   wait=parsed_args.wait,
                                   wait_timeout=parsed_args.wait_timeout)
-        columns = tuple(info)
-        return columns, tuple(info[c] for c in columns)
+        return self.row(info)

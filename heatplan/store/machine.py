@@ -302,7 +302,8 @@ def prune(st, stack_name, history_max):
 def _still_running(stack_name, stack):
     return errors.RefusedError(
         'stack %s is %s: the deploy is still running' % (stack_name, stack['stack_status']),
-        hint='"heatplan wait %s" waits for it to finish; then run recover again' % stack_name)
+        hint='"heatplan wait %s" waits for it to finish; then run "heatplan recover %s" '
+             'again' % (stack_name, stack_name))
 
 
 def recover(st, stack_name, records, stack, force=False):
@@ -322,7 +323,9 @@ def recover(st, stack_name, records, stack, force=False):
         raise errors.RefusedError(
             'revision %d of %s was started %d s ago and may still be sending its plan'
             % (young[0].revision, stack_name, young[0].age(now)),
-            hint='wait %d s, or pass --force if that deploy is certainly dead' % STALE_AFTER)
+            hint='run "heatplan recover %s" again after %d s, or "heatplan recover %s '
+                 '--force" if that deploy is certainly dead'
+            % (stack_name, STALE_AFTER, stack_name))
     if stack is not None and any(str(r.revision) == held for r in pending):
         # Settling a revision as deployed needs a read Heat cannot have torn.
         stack = confirm_read(st.driver, stack)

@@ -132,12 +132,14 @@ class Record:
     created: str
     by: str
     tags: list
+    #: the record's record.json, when a read of its files already fetched it
+    meta_text: str = None
 
     @classmethod
     def from_stack(cls, stack):
         tags = tags_of(stack)
         rev = tag_value(tags, STACK_REV_TAG)
-        digest = tag_value(tags, 'hp-digest=')
+        digest = tag_value(tags, STACK_DIGEST_TAG)
         return cls(
             name=stack['stack_name'], id=stack['id'],
             revision=int(rev) if rev and rev.isdigit() else 0,

@@ -25,6 +25,7 @@ import pytest
 from heatplan.cli import app
 from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
+from tests import contract
 from tests.functional import plans
 
 CLOUD_ENV = 'HEATPLAN_TEST_CLOUD'
@@ -153,6 +154,7 @@ def cli(local_heat, capsys):
         capsys.readouterr()
         code = app.main([str(a) for a in args] + local_heat.cli_args)
         out, err = capsys.readouterr()
+        contract.check_exit_code(args, code)
         return code, out, err
 
     return run

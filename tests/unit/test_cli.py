@@ -9,6 +9,7 @@ import pytest
 from heatplan import errors
 from heatplan.actions import plan as plan_actions
 from heatplan.cli import app
+from tests import contract
 from tests.unit.conftest import HOT
 from tests.unit.conftest import build
 from tests.unit.conftest import template
@@ -47,6 +48,7 @@ def run(argv, capsys):
         rc = exc.code
     out, err = capsys.readouterr()
     assert 'Traceback' not in err and 'Traceback' not in out
+    contract.check_exit_code(argv, rc)
     return rc, out, err
 
 
