@@ -17,6 +17,7 @@ from heatplan import store as store_mod
 from heatplan.actions import deploy
 from heatplan.actions import history
 from heatplan.store import machine as store_machine
+from heatplan.store import records as store_records
 from tests.functional import plans
 
 ExitCode = errors.ExitCode
@@ -358,7 +359,7 @@ def test_grace_period_is_measured_on_heats_clock(cli, adapter, name, tmp_path, m
     second = plans.build(plans.make_plan(tmp_path, 'v2', data='two'))
     store_mod.Store(adapter).create_pending(name, 2, second.body, second.digest,
                                             {'action': 'deploy'})
-    monkeypatch.setattr(store_mod, 'datetime',
+    monkeypatch.setattr(store_records, 'datetime',
                         types.SimpleNamespace(datetime=ClockAhead,
                                               timezone=datetime.timezone))
     just_now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
