@@ -17,17 +17,15 @@ Order of work (see doc/source/deploy.rst):
 """
 
 import dataclasses
-import re
 import time
 
 from heatplan import errors
 from heatplan import store as store_mod
+from heatplan.actions import apply
+from heatplan.actions import guard
 from heatplan.actions import preview as preview_mod
-from heatplan.heat import faults
-from heatplan.heat import waiting
 from heatplan.plan import assemble
 from heatplan.plan import compare
-from heatplan.plan import precedence
 
 
 @dataclasses.dataclass
@@ -120,8 +118,6 @@ IN_PROGRESS = store_mod.IN_PROGRESS
 APPLIED = store_mod.APPLIED
 STALE_AFTER = store_mod.STALE_AFTER
 _status = store_mod.status_of
-confirm_read = store_mod.confirm_read
-settle = store_mod.settle
 
 
 def _validate_tags(tags):
@@ -158,63 +154,6 @@ def deployed_manifest(adapter, stack):
 
     return manifest_mod.load_manifest(raw, 'the heatplan manifest of stack %s'
                                       % stack['stack_name'])
-
-
-def _describe_change(item):
-    name = item.get('resource_name', '?')
-    rtype = item.get('resource_type', '')
-    parent = item.get('stack_name') or ''
-    path = '%s/%s' % (parent, name) if parent else name
-    return '%s (%s)' % (path, rtype) if rtype else path
-
-
-def _flatten_preview(changes, existing=None):
-    """Resource changes as readable names.
-
-    With ``existing`` (``{(stack, resource): physical id}``), replaced and
-    deleted resources known to have never been created (present, with no
-    physical id: a failed create) are reported as ``added`` instead: nothing
-    is destroyed.  Anything not positively found counts as destructive.
-    """
-    out = {}
-    for kind in ('added', 'deleted', 'replaced', 'updated', 'unchanged'):
-        out[kind] = []
-    for kind in out:
-        for item in (changes or {}).get(kind, []) or []:
-            key = (_stack_key(item.get('stack_name')), item.get('resource_name'))
-            if existing is not None and kind in ('replaced', 'deleted') and \
-                    existing.get(key, 'unknown') == '':
-                if kind == 'replaced':
-                    out['added'].append(_describe_change(item))
-                continue
-            out[kind].append(_describe_change(item))
-    return out
-
-
-def _existing_resources(adapter, ident, changes):
-    """Physical ids of the resources a preview would replace or delete."""
-    if not (changes or {}).get('replaced') and not (changes or {}).get('deleted'):
-        return None
-    existing = {}
-    for r in adapter.list_resources(ident, nested_depth=5):
-        key = (_stack_key(r.get('stack_name')), r.get('resource_name'))
-        if key in existing and existing[key] != (r.get('physical_resource_id') or ''):
-            existing[key] = 'ambiguous'
-        else:
-            existing[key] = r.get('physical_resource_id') or ''
-    return existing
-
-
-_NESTED_SUFFIX = re.compile(r'-[a-z0-9]{12}(?=-|$)')
-
-
-def _stack_key(name):
-    """A nested stack's name without Heat's random suffixes.
-
-    Heat names nested stacks ``<parent>-<resource>-<12 random chars>``; an
-    update preview names the ones it previews ``<parent>-<resource>``.
-    """
-    return _NESTED_SUFFIX.sub('', name or '')
 
 
 class _Flight:
@@ -272,83 +211,67 @@ def deploy(adapter, plan, opts, reporter=None):
         raise flight.interrupted() from None
 
 
-def _note(result, reporter, message):
-    result.messages.append(message)
-    reporter.note(message)
+@dataclasses.dataclass
+class _Run:
+    """What one deploy read and decided, passed from phase to phase."""
+    st: object
+    stack: dict
+    records: list
+    next_rev: int
+    current: object
+    old_manifest: dict
+    changes: object
+    result: DeployResult
+    tags: list = None
+    ident: str = None
+    record: object = None
+    started: float = 0.0
 
-
-def _parameter_place(plan, opts, name):
-    if name in (opts.cli_parameters or ()):
-        return '--parameter %s' % name
-    d = plan.definition
-    if d is None:
-        return 'the recorded parameter %s' % name
-    if name in d.parameter_files:
-        return 'parameter file %s (%s)' % (name, d.parameter_files[name])
-    if 'heatplan.yaml' in (d.origin or ''):
-        return 'heatplan.yaml parameter %s' % name
-    return 'parameter %s' % name
-
-
-def hidden_not_given(old_manifest, body):
-    """Hidden parameters the deployed plan had a value for and ``body`` gives none."""
-    if not old_manifest or not old_manifest.get('hidden_parameters'):
-        return []
-    given = set(body.get('parameters') or {}) | precedence.environment_values(body)
-    declared = precedence.declared(body)
-    return sorted(name for name in old_manifest.get('hidden_parameters', [])
-                  if name not in given and (declared is None or name in declared))
-
-
-def missing_hidden_error(names, what, reset_flag=False):
-    """The refusal for hidden values heatplan cannot supply (deploy and rollback)."""
-    hint = 'pass them again: %s' % ' '.join('--parameter %s=...' % k for k in names)
-    if reset_flag:
-        hint += '; or let Heat reset them to the template default: %s' % ' '.join(
-            '--reset-hidden %s' % k for k in names)
-    return errors.RefusedError(
-        '%s needs the value of hidden parameter(s) %s, which heatplan does not store'
-        % (what, ', '.join(names)), hint=hint)
-
-
-def _check_hidden(old_manifest, plan, opts, reporter, result, current, flight):
-    missing = [n for n in hidden_not_given(old_manifest, plan.body)
-               if n not in (opts.reset_hidden or ())]
-    if not missing:
-        return
-    rev = 'revision %d' % current.revision if current else 'the deployed plan'
-    text = ('hidden parameter(s) %s had a value in %s and this plan gives none: Heat '
-            'would reset them to the template default' % (', '.join(missing), rev))
-    if opts.dry_run:
-        _note(result, reporter, 'warning: %s (deploy will refuse unless %s)' % (
-            text, ' '.join('--reset-hidden %s' % n for n in missing)))
-        return
-    flight.phase = 'asking'
-    answer = reporter.confirm(text + '.\nReset them?')
-    flight.phase = 'reading'
-    if answer:
-        _note(result, reporter, 'hidden parameter(s) %s reset to the template default '
-              '(confirmed)' % ', '.join(missing))
-        return
-    if answer is not None:
-        raise errors.Aborted('aborted, nothing changed')
-    raise missing_hidden_error(missing, 'stack %s (%s)' % (opts.stack, rev), reset_flag=True)
-
-
-def _report_shadowing(plan, opts, reporter, result, changes):
-    shadowed = precedence.shadowed(plan.body)
-    result.shadowed = shadowed
-    for name, env in sorted(shadowed.items()):
-        _note(result, reporter,
-              'warning: %s is overridden by the parameters: section of environment file '
-              '%s: Heat uses the environment\'s value' % (_parameter_place(plan, opts, name),
-                                                         env))
-    if shadowed:
-        # A value Heat will not use is no change: do not report one.
-        changes.parameters = [n for n in changes.parameters if n not in shadowed]
+    @property
+    def held_text(self):
+        held = store_mod.held_revision(self.stack)
+        return 'revision %s' % held if held else (
+            'its previous plan' if self.stack is not None else 'no stack yet')
 
 
 def _deploy(adapter, plan, opts, reporter, flight):
+    run = _prepare(adapter, plan, opts, reporter)
+    if run.result.outcome == 'unchanged' and _unchanged_answer(run, plan, opts):
+        return run.result
+    for message in opts.notes:
+        guard.note(run.result, reporter, message)
+    guard.report_shadowing(plan, opts, reporter, run.result, run.changes)
+    if run.stack is not None:
+        guard.check_hidden(run.old_manifest, plan, opts, reporter, run.result, run.current,
+                           flight)
+    run.tags = stack_tags(store_mod.tags_of(run.stack) if run.stack else [], opts.tags,
+                          run.next_rev, plan.digest)
+    if opts.dry_run:
+        return _dry_run(adapter, run, plan, opts, reporter)
+    if run.stack is not None:
+        run.ident = _ident(run.stack)
+        run.started += _guard(adapter, run, plan, opts, reporter, flight)
+    _lock(run, plan, opts, flight)
+    _send(adapter, run, plan, opts, flight)
+    flight.phase = 'applying'
+    opts.expected_resources = apply.expected_resources(run.result.preview, plan)
+    reporter.info('%s %s: revision %d, %s' % (
+        'creating' if run.result.outcome == 'created' else 'updating', opts.stack,
+        run.next_rev, plan.digest))
+    if not opts.wait:
+        run.result.status = _status(adapter.get_stack(run.ident))
+        run.result.outcome = 'accepted'
+        run.result.elapsed = time.monotonic() - run.started
+        return run.result
+    return _settle(adapter, run, opts, reporter, flight)
+
+
+def _ident(stack):
+    return '%s/%s' % (stack['stack_name'], stack['id'])
+
+
+def _prepare(adapter, plan, opts, reporter):
+    """Read the stack and its records; refuse while locked; compare with the deployed plan."""
     started = time.monotonic()
     _validate_tags(opts.tags)
     st = store_mod.Store(adapter)
@@ -377,393 +300,159 @@ def _deploy(adapter, plan, opts, reporter, flight):
     old_manifest = deployed_manifest(adapter, stack)
     changes = compare.compare_manifests(old_manifest, plan.manifest)
     result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
-    held_digest = store_mod.held_digest(stack)
-    held_rev = store_mod.held_revision(stack)
-    held_ok = not records or any(str(r.revision) == held_rev and r.status == store_mod.DEPLOYED
-                                 for r in records)
-    if stack is not None and not opts.force and not opts.dry_run and \
-            held_digest == plan.digest.split(':', 1)[1] and \
-            _status(stack) in APPLIED and held_ok:
-        result.revision = current.revision if current else None
-        result.status = _status(stack)
-        return result
+    return _Run(st, stack, records, next_rev, current, old_manifest, changes, result,
+                started=started)
 
-    for message in opts.notes:
-        _note(result, reporter, message)
-    _report_shadowing(plan, opts, reporter, result, changes)
-    if stack is not None:
-        _check_hidden(old_manifest, plan, opts, reporter, result, current, flight)
 
-    body = plan.body
-    tags = stack_tags(store_mod.tags_of(stack) if stack else [], opts.tags, next_rev,
-                      plan.digest)
+def _unchanged_answer(run, plan, opts):
+    """True when the stack already runs this plan: nothing to do (the answer is set)."""
+    stack = run.stack
+    held_ok = not run.records or any(
+        str(r.revision) == store_mod.held_revision(stack) and r.status == store_mod.DEPLOYED
+        for r in run.records)
+    if stack is None or opts.force or opts.dry_run or not held_ok or \
+            store_mod.held_digest(stack) != plan.digest.split(':', 1)[1] or \
+            _status(stack) not in APPLIED:
+        return False
+    run.result.revision = run.current.revision if run.current else None
+    run.result.status = _status(stack)
+    return True
 
-    if opts.dry_run:
-        result.base = {
-            'exists': stack is not None,
-            'revision': current.revision if current else 0,
-            'digest': ('sha256:' + held_digest) if held_digest else None,
-            'stack_status': _status(stack) if stack else None,
-            'updated_time': (stack.get('updated_time') or stack.get('creation_time'))
-            if stack else None,
-        }
-        adapter.validate(body)
-        if stack is None:
-            preview = adapter.preview_create(opts.stack, body,
-                                             disable_rollback=opts.disable_rollback)
-            resources = preview.get('resources', []) if isinstance(preview, dict) else []
-            result.preview = {'added': [_describe_change(r) for r in _flat(resources)]}
-        else:
-            ident = '%s/%s' % (stack['stack_name'], stack['id'])
-            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
-                                              disable_rollback=opts.disable_rollback)
-            _preview_notes(seen, result, reporter)
-            result.preview = _flatten_preview(seen.changes)
-        result.outcome = 'dry-run'
-        return result
 
-    if stack is not None:
-        ident = '%s/%s' % (stack['stack_name'], stack['id'])
-        if opts.reviewed_preview is not None:
-            # A reviewed change set, and nothing changed since its preview:
-            # the reviewed changes are what this update makes.
-            _note(result, reporter, 'the stack is as it was when the change set was '
-                  'previewed: using its reviewed preview')
-            result.preview = opts.reviewed_preview
-            flight.phase = 'asking'
-            asked = time.monotonic()
-            _destruction_guard(opts.reviewed_preview, opts, reporter)
-            started += time.monotonic() - asked  # time at a prompt is not the deploy's
-            flight.phase = 'reading'
-        elif not (opts.allow_replace and opts.allow_delete):
-            # (both allowed: the preview could not refuse anything; skip it)
-            seen = preview_mod.update_preview(adapter, ident, body, tags=tags,
-                                              disable_rollback=opts.disable_rollback)
-            _preview_notes(seen, result, reporter)
-            preview = _flatten_preview(seen.changes,
-                                       _existing_resources(adapter, ident, seen.changes))
-            result.preview = preview
-            flight.phase = 'asking'
-            asked = time.monotonic()
-            _destruction_guard(preview, opts, reporter, seen)
-            started += time.monotonic() - asked  # time at a prompt is not the deploy's
-            flight.phase = 'reading'
+def _dry_run(adapter, run, plan, opts, reporter):
+    """Heat's validate and preview of the request; nothing changes."""
+    stack, result, digest = run.stack, run.result, store_mod.held_digest(run.stack)
+    result.base = {
+        'exists': stack is not None,
+        'revision': run.current.revision if run.current else 0,
+        'digest': ('sha256:' + digest) if digest else None,
+        'stack_status': _status(stack) if stack else None,
+        'updated_time': (stack.get('updated_time') or stack.get('creation_time'))
+        if stack else None,
+    }
+    adapter.validate(plan.body)
+    if stack is None:
+        preview = adapter.preview_create(opts.stack, plan.body,
+                                         disable_rollback=opts.disable_rollback)
+        resources = preview.get('resources', []) if isinstance(preview, dict) else []
+        result.preview = {'added': [guard.describe_change(r) for r in guard.flat(resources)]}
+    else:
+        seen = preview_mod.update_preview(adapter, _ident(stack), plan.body, tags=run.tags,
+                                          disable_rollback=opts.disable_rollback)
+        guard.preview_notes(seen, result, reporter)
+        result.preview = guard.flatten_preview(seen.changes)
+    result.outcome = 'dry-run'
+    return result
 
-    held_text = 'revision %s' % held_rev if held_rev else (
-        'its previous plan' if stack is not None else 'no stack yet')
-    flight.revision = next_rev
+
+def _guard(adapter, run, plan, opts, reporter, flight):
+    """The update's preview judged by the destruction guard; the seconds spent asking."""
+    result = run.result
+    if opts.reviewed_preview is not None:
+        # A reviewed change set, and nothing changed since its preview:
+        # the reviewed changes are what this update makes.
+        guard.note(result, reporter, 'the stack is as it was when the change set was '
+                   'previewed: using its reviewed preview')
+        result.preview, seen = opts.reviewed_preview, None
+    elif not (opts.allow_replace and opts.allow_delete):
+        # (both allowed: the preview could not refuse anything; skip it)
+        seen = preview_mod.update_preview(adapter, run.ident, plan.body, tags=run.tags,
+                                          disable_rollback=opts.disable_rollback)
+        guard.preview_notes(seen, result, reporter)
+        result.preview = guard.flatten_preview(
+            seen.changes, guard.existing_resources(adapter, run.ident, seen.changes))
+    else:
+        return 0.0
+    flight.phase = 'asking'
+    asked = time.monotonic()
+    guard.destruction_guard(result.preview, opts, reporter, seen)
+    flight.phase = 'reading'
+    return time.monotonic() - asked  # time at a prompt is not the deploy's
+
+
+def _lock(run, plan, opts, flight):
+    """Create the pending record of the next revision: the deploy lock."""
+    flight.revision = run.next_rev
     flight.phase = 'locking'
     try:
-        record = st.create_pending(opts.stack, next_rev, body, plan.digest,
-                                   dict(opts.meta, action=opts.action,
-                                        changes=changes.as_dict()))
+        run.record = run.st.create_pending(
+            opts.stack, run.next_rev, plan.body, plan.digest,
+            dict(opts.meta, action=opts.action, changes=run.changes.as_dict()))
     except store_mod.Locked:
         raise
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         raise type(exc)(
             '%s\ntaking the deploy lock (revision %d) failed, so nothing was sent to the '
-            'stack: %s' % (exc.message, next_rev, _unchanged(opts.stack, stack, held_text)),
+            'stack: %s' % (exc.message, run.next_rev,
+                           apply.unchanged(opts.stack, run.stack, run.held_text)),
             hint='a pending record may have been left behind: run "heatplan recover %s" '
                  '(after %d s), then deploy again' % (opts.stack, STALE_AFTER))
-    result.revision = next_rev
-    flight.created = stack is None
+    run.result.revision = run.next_rev
+
+
+def _send(adapter, run, plan, opts, flight):
+    """ONE create or full update carrying the whole plan."""
+    flight.created = run.stack is None
     flight.phase = 'sending'
     try:
-        if stack is None:
-            created = adapter.create_stack(opts.stack, body, tags=tags,
+        if run.stack is None:
+            created = adapter.create_stack(opts.stack, plan.body, tags=run.tags,
                                            timeout_mins=opts.timeout_mins,
                                            disable_rollback=opts.disable_rollback)
-            ident = '%s/%s' % (opts.stack, created['id'])
-            result.outcome = 'created'
+            run.ident = '%s/%s' % (opts.stack, created['id'])
+            run.result.outcome = 'created'
         else:
-            adapter.update_stack(ident, body, tags=tags, timeout_mins=opts.timeout_mins,
+            adapter.update_stack(run.ident, plan.body, tags=run.tags,
+                                 timeout_mins=opts.timeout_mins,
                                  disable_rollback=opts.disable_rollback)
-            result.outcome = 'updated'
+            run.result.outcome = 'updated'
     except errors.HeatRejected as exc:
         code = getattr(exc, 'status_code', None)
         if code is not None and code < 500:
             # Heat refused the request itself: nothing was applied.
-            st.set_status_quietly(record, store_mod.FAILED)
+            run.st.set_status_quietly(run.record, store_mod.FAILED)
             exc.message += '\nnothing was applied: %s; revision %d is recorded as failed' % (
-                _unchanged(opts.stack, stack, held_text), next_rev)
+                apply.unchanged(opts.stack, run.stack, run.held_text), run.next_rev)
             raise
         # A 5xx may come from a proxy, before or after Heat took the plan.
-        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
+        raise apply.after_fault(adapter, run.st, run.record, opts, exc, run.held_text,
+                                run.stack)
     except errors.ConnectionFailed as exc:
-        raise _after_fault(adapter, st, record, opts, exc, held_text, stack)
-    flight.phase = 'applying'
-    opts.expected_resources = _expected_resources(result.preview, plan)
-    reporter.info('%s %s: revision %d, %s' % (
-        'creating' if result.outcome == 'created' else 'updating', opts.stack, next_rev,
-        plan.digest))
-    if not opts.wait:
-        result.status = _status(adapter.get_stack(ident))
-        result.outcome = 'accepted'
-        result.elapsed = time.monotonic() - started
-        return result
+        raise apply.after_fault(adapter, run.st, run.record, opts, exc, run.held_text,
+                                run.stack)
+
+
+def _settle(adapter, run, opts, reporter, flight):
+    """Wait for Heat, record the outcome, prune old records."""
+    result, rev = run.result, run.next_rev
     try:
-        status = wait(adapter, ident, opts, reporter, started)
+        status = apply.wait(adapter, run.ident, opts, reporter, run.started)
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         raise type(exc)(
             '%s\nHeat accepted the plan (revision %d) and was applying it when heatplan '
-            'lost contact while waiting' % (exc.message, next_rev),
+            'lost contact while waiting' % (exc.message, rev),
             hint='follow the stack with "heatplan wait %s"; once it is no longer '
                  'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
     result.status = status
-    result.elapsed = time.monotonic() - started
+    result.elapsed = time.monotonic() - run.started
     flight.phase = 'settling'
     flight.status = status
     try:
-        records = st.records(opts.stack)
-        settle(st, records, record, adapter.get_stack(ident))
+        store_mod.settle(run.st, run.st.records(opts.stack), run.record,
+                         adapter.get_stack(run.ident))
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         what = 'the plan was applied' if status in APPLIED else \
-            'the stack carries revision %d but ended %s' % (next_rev, status)
+            'the stack carries revision %d but ended %s' % (rev, status)
         raise type(exc)(
             '%s\n%s, but recording the outcome in the history failed' % (exc.message, what),
-            hint='run "heatplan recover %s" to settle revision %d' % (opts.stack, next_rev))
-    if record.status != store_mod.DEPLOYED:
-        result.failures = failures(adapter, ident)
+            hint='run "heatplan recover %s" to settle revision %d' % (opts.stack, rev))
+    if run.record.status != store_mod.DEPLOYED:
+        result.failures = apply.failures(adapter, run.ident)
         result.outcome = 'failed'
         return result
     try:
-        store_mod.prune(st, opts.stack, opts.history_max)
+        store_mod.prune(run.st, opts.stack, opts.history_max)
     except errors.HeatplanError as exc:  # the deploy itself succeeded
         reporter.info('warning: pruning old revision records failed: %s'
                       % exc.message.splitlines()[0])
     return result
-
-
-def _unchanged(name, stack, held_text):
-    """'the stack is unchanged (...)', or that there is still no stack."""
-    if stack is None:
-        return 'there is still no stack %s' % name
-    return 'the stack is unchanged (%s)' % held_text
-
-
-def _expected_resources(preview, plan):
-    """How many resources the operation touches, known before its first event.
-
-    From the update preview (added, updated, replaced, deleted, nested ones
-    included as far as Heat showed them); for a create, the resources of the
-    root template and of each nested template it names (a group counted as
-    one member: a lower bound the events may raise).
-    """
-    if preview:
-        return sum(len(preview.get(k) or []) for k in ('added', 'updated', 'replaced',
-                                                       'deleted'))
-    try:
-        import yaml
-
-        loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
-        files = plan.body.get('files') or {}
-
-        def count(text, depth=0):
-            tmpl = yaml.load(text, Loader=loader) if isinstance(text, str) else None
-            resources = (tmpl or {}).get('resources') or {} if isinstance(tmpl, dict) else {}
-            n = 0
-            for rdef in resources.values():
-                n += 1
-                rtype = rdef.get('type') if isinstance(rdef, dict) else None
-                if depth < 5 and isinstance(rtype, str) and rtype in files:
-                    n += count(files[rtype], depth + 1)
-            return n
-        return count(plan.body.get('template'))
-    except Exception:  # a count for the display only: never fail a deploy on it
-        return 0
-
-
-def _preview_notes(seen, result, reporter):
-    result.preview_complete = seen.complete
-    for note in seen.notes:
-        _note(result, reporter, 'note: ' + note)
-
-
-def _flat(resources):
-    for item in resources or []:
-        if isinstance(item, list):
-            yield from _flat(item)
-        else:
-            yield item
-
-
-def _destruction_guard(preview, opts, reporter, seen=None):
-    """Refuse replacements, deletions and a partial preview unless allowed.
-
-    ``seen`` (a :class:`preview.Preview`) not complete: heatplan cannot see
-    every resource the update touches, which needs --allow-partial-preview
-    (or both --allow-replace and --allow-delete, which skip the preview).
-    """
-    problems = []
-    if preview['replaced'] and not opts.allow_replace:
-        problems.append(('replaced', preview['replaced'], '--allow-replace'))
-    if preview['deleted'] and not opts.allow_delete:
-        problems.append(('deleted', preview['deleted'], '--allow-delete'))
-    partial = seen is not None and not seen.complete and not opts.allow_partial_preview
-    if not problems and not partial:
-        return
-    lines = []
-    for kind, names, _flag in problems:
-        lines.append('%d resource(s) would be %s:' % (len(names), kind))
-        lines.extend('  %s' % n for n in names)
-    if partial:
-        lines.append('heatplan cannot see every resource this update touches, so more may '
-                     'be replaced or deleted:')
-        lines.extend('  %s' % n for n in seen.notes)
-    text = '\n'.join(lines)
-    if opts.yes and not partial:
-        reporter.info(text + '\n(--yes given: going ahead)')
-        return
-    answer = reporter.confirm(text + '\nGo ahead?')
-    if answer:
-        return
-    if answer is not None:
-        raise errors.Aborted('aborted, nothing changed')
-    flags = [f for _k, _n, f in problems]
-    if partial:
-        flags.append('--allow-partial-preview')
-    what = 'the update would destroy resources' if problems else \
-        'the update preview is incomplete'
-    hint = 'pass %s if that is what you want' % ' and '.join(flags)
-    if problems and not partial:
-        hint = 'pass %s (or --yes) if that is what you want' % ' and '.join(flags)
-    elif partial and not problems:
-        hint += ' (--allow-replace and --allow-delete together accept any change)'
-    raise errors.RefusedError('%s:\n%s' % (what, text), hint=hint)
-
-
-def _after_fault(adapter, st, record, opts, exc, held_text='its previous plan', before=None):
-    """The create/update call failed in transit: find out whether Heat took it.
-
-    Only a refused connection, or Heat's own error answer followed by a read
-    showing the stack without the plan and not in progress, proves the plan
-    was not taken; then the record is settled as failed (the lock is
-    released).  After a timeout, a dropped connection or a proxy's 5xx the
-    request may have reached Heat, or may still: the record stays pending for
-    ``recover``.
-    """
-    cls = type(exc)
-    try:
-        stack = adapter.get_stack(opts.stack)
-        if stack is not None and faults.heat_answered(exc):
-            stack = confirm_read(adapter, stack)   # a read Heat cannot have torn
-    except errors.HeatplanError:
-        return cls(
-            '%s\nthe plan may or may not have been accepted: Heat cannot be reached to '
-            'check' % exc.message,
-            hint='when Heat is back, run "heatplan recover %s"' % opts.stack)
-    held = store_mod.held_revision(stack)
-    if held == str(record.revision):
-        return cls(
-            '%s\nHeat accepted the plan (the stack carries revision %d) and is applying it'
-            % (exc.message, record.revision),
-            hint='follow it with "heatplan wait %s"; once it is no longer '
-                 'IN_PROGRESS run "heatplan recover %s"' % (opts.stack, opts.stack))
-    if faults.never_sent(exc):
-        st.set_status_quietly(record, store_mod.FAILED)
-        return cls(
-            '%s\nthe request was not sent: Heat did not take the plan and %s'
-            % (exc.message, _unchanged(opts.stack, before, held_text)),
-            hint='deploy again when Heat is reachable')
-    same_stack = (stack is None and before is None) or (
-        stack is not None and before is not None and stack.get('id') == before.get('id'))
-    if faults.heat_answered(exc) and same_stack and IN_PROGRESS not in _status(stack):
-        # Heat itself answered with an error and the stack, read after that
-        # answer, neither carries the plan nor is being changed: nothing runs.
-        st.set_status_quietly(record, store_mod.FAILED)
-        return cls(
-            '%s\nHeat answered with its own error and did not take the plan: %s; '
-            'revision %d is recorded as failed and the stack is free to deploy'
-            % (exc.message, _unchanged(opts.stack, before, held_text), record.revision),
-            hint='deploy again (see heat.log or the Heat API log for the cause)')
-    now = 'there was no stack %s yet' % opts.stack if stack is None else \
-        'the stack still had %s' % held_text
-    return cls(
-        '%s\nwhen heatplan checked, Heat had not started on the plan (%s); the request '
-        'may or may not still reach it' % (exc.message, now),
-        hint='run "heatplan recover %s" after %d s to settle revision %d, then deploy again'
-        % (opts.stack, STALE_AFTER, record.revision))
-
-
-#: Seconds between two polls of a deploy's events (progress lines).
-EVENTS_EVERY = 1.0
-#: Seconds waited beyond the stack timeout by default (Heat fails the stack
-#: at its timeout; the margin lets that failure arrive).
-WAIT_MARGIN = 60
-#: The stack timeout Heat applies when none is given (minutes).
-HEAT_TIMEOUT_MINS = 60
-
-
-def wait_timeout(opts):
-    """Seconds to wait: ``--wait-timeout``, else the stack timeout plus the margin."""
-    if opts.wait_timeout is not None:
-        return opts.wait_timeout
-    return (opts.timeout_mins or HEAT_TIMEOUT_MINS) * 60 + WAIT_MARGIN
-
-
-def timed_out(stack_name, status, seconds, what='the operation'):
-    """The error for a wait that gave up: what goes on, and how to follow it."""
-    return errors.DeployTimedOut(
-        'stack %s still %s after %d s: heatplan stopped waiting, but %s goes on in Heat'
-        % (stack_name, status, seconds, what),
-        hint='follow it with "heatplan wait %s" (or "heatplan events %s --follow"); '
-             'once it is no longer IN_PROGRESS, "heatplan recover %s" records the outcome'
-             % (stack_name, stack_name, stack_name))
-
-
-def wait(adapter, ident, opts, reporter, started):
-    from heatplan import progress
-
-    timeout = wait_timeout(opts)
-    watcher = progress.EventWatcher(adapter, ident, reporter, started,
-                                    expected=opts.expected_resources)
-    watcher.prime()
-    quiet = progress.QuietReport(adapter, ident, reporter, opts.quiet_report)
-    events_due = [0.0]
-    rollback_grace = []
-
-    def on_read(stack):
-        if time.monotonic() >= events_due[0]:
-            # Listing the events of every nested stack costs Heat far more
-            # than a stack GET (tens of ms on a 1,000-file plan, growing with
-            # the plan): at most once per EVENTS_EVERY seconds, and at the end.
-            if watcher.poll():
-                quiet.heard()
-            events_due[0] = time.monotonic() + max(opts.poll, EVENTS_EVERY)
-        if not store_mod.status_of(stack).endswith(waiting.TERMINAL_SUFFIXES):
-            quiet.check()
-
-    def keep_waiting(status):
-        # With rollback enabled, Heat goes on to ROLLBACK_*: wait for it (for
-        # a short while, in case Heat does not roll back).
-        if opts.disable_rollback or status not in ('CREATE_FAILED', 'UPDATE_FAILED'):
-            return False
-        if not rollback_grace:
-            rollback_grace.append(time.monotonic() + 15)
-        return time.monotonic() < rollback_grace[0]
-
-    def too_long(status):
-        return timed_out(opts.stack, status, timeout, 'the %s' % (
-            'rollback' if opts.action == 'rollback' else 'deploy'
-            if opts.action in ('deploy', 'apply') else 'operation'))
-
-    status = waiting.until_over(lambda: adapter.get_stack(ident), timeout, too_long,
-                                poll=opts.poll, sleep=watcher.sleep, on_read=on_read,
-                                keep_waiting=keep_waiting)
-    watcher.poll()
-    return status
-
-
-def failures(adapter, ident):
-    """Failed resources, deepest first, with their status reasons."""
-    try:
-        resources = adapter.list_resources(ident, nested_depth=5)
-    except errors.HeatplanError:
-        return []
-    failed = [r for r in resources if (r.get('resource_status') or '').endswith('FAILED')]
-
-    # A nested stack's name extends its parent's: longer name, deeper stack.
-    failed.sort(key=lambda r: -len(r.get('stack_name') or ''))
-    return [{'resource': r.get('resource_name'), 'type': r.get('resource_type'),
-             'stack': r.get('stack_name', ''), 'status': r.get('resource_status'),
-             'reason': r.get('resource_status_reason')} for r in failed]

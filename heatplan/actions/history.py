@@ -13,7 +13,9 @@ from heatplan import errors
 from heatplan import output
 from heatplan import secrets
 from heatplan import store as store_mod
+from heatplan.actions import apply
 from heatplan.actions import deploy as deploy_mod
+from heatplan.actions import guard
 from heatplan.actions._stack import LIST_HINT
 from heatplan.plan import assemble
 from heatplan.plan import compare
@@ -349,7 +351,7 @@ def plan_from_record(files, manifest, parameters=None):
     supplied.update(parameters or {})
     missing = sorted(k for k in hidden if k not in supplied)
     if missing:
-        raise deploy_mod.missing_hidden_error(missing, 'revision')
+        raise guard.missing_hidden_error(missing, 'revision')
     params.update(supplied)
     fingerprints = {}
     for name in hidden:
@@ -439,7 +441,7 @@ def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
     if stack is not None:
         ident = '%s/%s' % (stack['stack_name'], stack['id'])
         if wait_timeout is None:
-            wait_timeout = deploy_mod.wait_timeout(deploy_mod.DeployOptions(
+            wait_timeout = apply.wait_timeout(deploy_mod.DeployOptions(
                 stack=stack_name, timeout_mins=stack.get('timeout_mins')))
         status = adapter.delete_stack(ident, wait=False)
         if wait:
@@ -447,7 +449,7 @@ def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
                 status = adapter.wait_for_stack(ident, timeout=wait_timeout, poll=2.0)
             except errors.DeployTimedOut:
                 current = adapter.get_stack(ident)
-                raise deploy_mod.timed_out(
+                raise apply.timed_out(
                     stack_name, store_mod.status_of(current) or 'DELETE_IN_PROGRESS',
                     wait_timeout, 'the delete')
         if wait and status != 'DELETE_COMPLETE':

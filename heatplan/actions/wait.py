@@ -5,6 +5,7 @@ import time
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.actions import _stack
+from heatplan.actions import apply
 from heatplan.actions import deploy as deploy_mod
 
 
@@ -22,7 +23,7 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report
                                     action='wait', timeout_mins=stack.get('timeout_mins'))
     status = stack.get('stack_status') or ''
     if status.endswith('_IN_PROGRESS'):
-        status = deploy_mod.wait(adapter, ident, opts, reporter, started)
+        status = apply.wait(adapter, ident, opts, reporter, started)
     final = adapter.get_stack(ident) or {}
     rev = store_mod.held_revision(final)
     result = {'stack': stack_name, 'status': status,
@@ -30,7 +31,7 @@ def run(adapter, stack_name, reporter, wait_timeout=None, poll=2.0, quiet_report
               'revision': int(rev) if rev and rev.isdigit() else None,
               'failures': [], 'elapsed': round(time.monotonic() - started, 1)}
     if status.endswith('_FAILED') or status.startswith('ROLLBACK'):
-        result['failures'] = deploy_mod.failures(adapter, ident)
+        result['failures'] = apply.failures(adapter, ident)
         raise errors.DeployFailed(
             'stack %s ended %s: %s' % (stack_name, status, result['reason']),
             hint='see what failed with "heatplan events %s"; settle its revision '

@@ -7,6 +7,7 @@ cliff data: ``-f json|yaml|value|table|shell`` and ``-c`` work on every one.
 import json
 
 from heatplan import progress as progress_mod
+from heatplan.actions import apply
 from heatplan.actions import deploy as deploy_mod
 from heatplan.actions import events as events_action
 from heatplan.actions import managed as managed_action
@@ -138,7 +139,7 @@ class Wait(base.ShowOne):
         parser.add_argument('--wait-timeout', '--timeout', type=float, metavar='SECONDS',
                             default=None, dest='wait_timeout',
                             help='give up waiting after SECONDS (default: the stack '
-                                 'timeout plus %d s)' % deploy_mod.WAIT_MARGIN)
+                                 'timeout plus %d s)' % apply.WAIT_MARGIN)
         parser.add_argument('--poll', type=float, default=2.0, metavar='SECONDS',
                             help='seconds between status reads (default 2)')
         parser.add_argument('--quiet-report', type=float, metavar='SECONDS',
@@ -224,7 +225,6 @@ class Apply(base.Command):
 
     def take_action(self, parsed_args):
         from heatplan.actions import changeset
-        from heatplan.actions import deploy as deploy_mod
         from heatplan.plan import definition
 
         doc = changeset.load(parsed_args.file)

@@ -9,6 +9,7 @@ import time
 from heatplan import errors
 from heatplan import progress as progress_mod
 from heatplan import store as store_mod
+from heatplan.actions import apply
 from heatplan.actions import deploy as deploy_mod
 from heatplan.actions import history as history_mod
 from heatplan.actions import plan as plan_actions
@@ -160,7 +161,7 @@ def add_wait_arguments(parser, quiet=True):
     parser.add_argument('--wait-timeout', type=float, metavar='SECONDS', default=None,
                         help='stop waiting after SECONDS and exit 7; the operation goes '
                              'on in Heat (default: the stack timeout plus %d s)'
-                             % deploy_mod.WAIT_MARGIN)
+                             % apply.WAIT_MARGIN)
     if quiet:
         parser.add_argument('--quiet-report', type=float, metavar='SECONDS',
                             default=progress_mod.QUIET_REPORT,

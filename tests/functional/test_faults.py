@@ -224,7 +224,7 @@ BUG_5XX_NOT_CHECKED = (
     '"nothing was applied" (record -> failed) without reading the stack back, although '
     'a 5xx (e.g. a gateway 502/503/504) may come after Heat took the plan')
 BUG_TIMEOUT_CONCLUDES = (
-    'BUG: deploy._after_fault reads the stack right after a timeout and concludes '
+    'BUG: apply.after_fault reads the stack right after a timeout and concludes '
     '"Heat did not take the plan: the stack is unchanged" (record -> failed) while the '
     'request may still reach Heat; then the stack runs the plan and history says it failed')
 BUG_OTHER_CALLS = (

@@ -44,7 +44,7 @@ BUG_LOCK_RACE = (
     'took a lock nobody held and ran too; (2) check_locks settled pending record N as '
     'deployed from one stack GET showing hp-rev=N and not IN_PROGRESS, but Heat reads a '
     'stack\'s status and its tags separately, so a GET racing the start of update N can '
-    'show the old COMPLETE status with the new tag (see deploy.confirm_read). Either way '
+    'show the old COMPLETE status with the new tag (see store.machine.confirm_read). Either way '
     'Heat supersedes the first update: "no deploy is silently superseded" is broken')
 
 

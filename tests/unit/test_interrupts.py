@@ -14,7 +14,7 @@ import pytest
 import requests_mock
 
 from heatplan import errors
-from heatplan.actions import deploy
+from heatplan.actions import apply
 from heatplan.cli import app
 from heatplan.cli import stack as stack_cli
 from heatplan.heat.adapter import HeatAdapter
@@ -79,7 +79,7 @@ def test_ctrl_c_while_waiting_names_the_stack_revision_and_next_steps(heat, sour
                                                                       monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(deploy, 'wait', interrupted)
+    monkeypatch.setattr(apply, 'wait', interrupted)
     code, _out, err = run('deploy', source, '--stack', 's1', monkeypatch=monkeypatch)
     assert code == 130
     assert err.startswith('creating s1: revision 1')

@@ -1,6 +1,6 @@
 """Which parameter value Heat uses (heatplan.plan.precedence); hidden values not given."""
 
-from heatplan.actions import deploy
+from heatplan.actions import guard
 from heatplan.plan import precedence
 
 HOT = 'heat_template_version: 2021-04-16\nparameters:\n  a: {type: string}\n' \
@@ -39,7 +39,7 @@ def test_environment_values_and_declared_names():
 
 def test_hidden_values_not_given_are_listed():
     old = {'hidden_parameters': ['a', 'gone']}
-    assert deploy.hidden_not_given(old, body({})) == ['a']
-    assert deploy.hidden_not_given(old, body({'a': 's'})) == []
-    assert deploy.hidden_not_given(old, body({}, 'parameter_defaults: {a: s}\n')) == []
-    assert deploy.hidden_not_given(None, body({})) == []
+    assert guard.hidden_not_given(old, body({})) == ['a']
+    assert guard.hidden_not_given(old, body({'a': 's'})) == []
+    assert guard.hidden_not_given(old, body({}, 'parameter_defaults: {a: s}\n')) == []
+    assert guard.hidden_not_given(None, body({})) == []
