@@ -174,7 +174,7 @@ class Bench:
 
 def run(plans, export_label, export_runs, workdir, poll, timeout):
     """``plans``: [(label, directory, runs)]."""
-    from heatplan.actions import history
+    from heatplan.actions import export as export_action
     from heatplan.local import launcher
 
     data_dir = tempfile.mkdtemp(prefix='local-heat-', dir=workdir)
@@ -218,7 +218,7 @@ def run(plans, export_label, export_runs, workdir, poll, timeout):
                 for i in range(export_runs + 1):
                     target = os.path.join(workdir, 'export-%d' % i)
                     t0 = time.perf_counter()
-                    info = history.export(bench.adapter, stack, target)
+                    info = export_action.export(bench.adapter, stack, target)
                     elapsed = time.perf_counter() - t0
                     if i:   # the first one warms up
                         samples.append({'seconds': elapsed, 'files': info['files']})

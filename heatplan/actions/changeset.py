@@ -23,7 +23,7 @@ from heatplan import errors
 from heatplan import output
 from heatplan import secrets
 from heatplan import store as store_mod
-from heatplan.actions import history as history_mod
+from heatplan.actions import rollback as rollback_action
 from heatplan.plan import assemble
 from heatplan.plan import manifest as manifest_mod
 
@@ -142,7 +142,7 @@ def plan_of(doc, parameters=None):
     manifest = doc['manifest']
     files = doc['request']['files']
     try:
-        plan = history_mod.plan_from_record(files, manifest, parameters)
+        plan = rollback_action.plan_from_record(files, manifest, parameters)
     except errors.PlanError as exc:
         raise errors.RefusedError('the change set was changed after its preview: %s'
                                   % exc.message)

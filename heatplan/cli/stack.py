@@ -10,9 +10,16 @@ from heatplan import errors
 from heatplan import progress as progress_mod
 from heatplan import store as store_mod
 from heatplan.actions import apply
+from heatplan.actions import delete as delete_action
 from heatplan.actions import deploy as deploy_mod
-from heatplan.actions import history as history_mod
+from heatplan.actions import diff as diff_action
+from heatplan.actions import export as export_action
+from heatplan.actions import history as history_action
 from heatplan.actions import plan as plan_actions
+from heatplan.actions import recover as recover_action
+from heatplan.actions import revisions as revisions_action
+from heatplan.actions import rollback as rollback_action
+from heatplan.actions import show as show_action
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import plan as plan_cli
@@ -356,7 +363,7 @@ class Rollback(base.Command):
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()
         try:
-            result = history_mod.rollback(
+            result = rollback_action.rollback(
                 adapter, parsed_args.stack, parsed_args.revision,
                 deploy_options(parsed_args, parsed_args.stack), params, reporter)
         finally:
@@ -379,7 +386,7 @@ class History(base.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        rows = history_mod.history(connect.get_adapter(self.app, parsed_args),
+        rows = history_action.history(connect.get_adapter(self.app, parsed_args),
                                    parsed_args.stack)
         return self.COLUMNS, [tuple(r[c] for c in self.COLUMNS) for r in rows]
 
@@ -401,7 +408,7 @@ class Show(base.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        info = history_mod.show(connect.get_adapter(self.app, parsed_args),
+        info = show_action.show(connect.get_adapter(self.app, parsed_args),
                                 parsed_args.stack, parsed_args.revision)
         if parsed_args.formatter == 'table':
             info = dict(info, files='\n'.join(info['files']),
@@ -433,7 +440,7 @@ class Export(base.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        info = history_mod.export(connect.get_adapter(self.app, parsed_args),
+        info = export_action.export(connect.get_adapter(self.app, parsed_args),
                                   parsed_args.stack, parsed_args.output,
                                   parsed_args.revision, parsed_args.force)
         if info['hidden_parameters']:
@@ -478,22 +485,22 @@ class Diff(base.Command):
         if parsed_args.from_revision is not None or parsed_args.to_revision is not None:
             if parsed_args.from_revision is None or parsed_args.to_revision is None:
                 raise errors.UsageError('give both --from-revision and --to-revision')
-            old = history_mod.load_revision(adapter, name, parsed_args.from_revision)[:2]
-            new = history_mod.load_revision(adapter, name, parsed_args.to_revision)[:2]
+            old = revisions_action.load_revision(adapter, name, parsed_args.from_revision)[:2]
+            new = revisions_action.load_revision(adapter, name, parsed_args.to_revision)[:2]
         else:
-            old = history_mod.load_revision(adapter, name, parsed_args.revision)[:2]
+            old = revisions_action.load_revision(adapter, name, parsed_args.revision)[:2]
             if parsed_args.source:
                 parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
                 _src, plan = plan_actions.build_plan(plan_cli.plan_options(parsed_args))
                 new = (plan.body['files'], plan.manifest)
             elif parsed_args.revision is not None:
-                new = history_mod.load_revision(adapter, name, None)[:2]
+                new = revisions_action.load_revision(adapter, name, None)[:2]
             else:
                 raise errors.UsageError('give SOURCE, --revision N, or --from-revision '
                                         'and --to-revision')
         for item in (old, new):
-            history_mod._need_manifest(item[1], name)
-        lines = history_mod.diff_revisions(adapter, name, old, new)
+            revisions_action.need_manifest(item[1], name)
+        lines = diff_action.diff_revisions(adapter, name, old, new)
         self.app.stdout.writelines(lines)
         return errors.ExitCode.DIFFERENT if lines else 0
 
@@ -515,7 +522,7 @@ class Recover(base.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        settled = history_mod.recover(connect.get_adapter(self.app, parsed_args),
+        settled = recover_action.recover(connect.get_adapter(self.app, parsed_args),
                                       parsed_args.stack, force=parsed_args.force)
         return self.COLUMNS, [(s['revision'], s['status']) for s in settled]
 
@@ -554,7 +561,7 @@ class Delete(base.ShowOne):
             what = 'stack %s%s' % (parsed_args.stack, '' if parsed_args.keep_history
                                    else ' and its heatplan history')
             if stack is None:
-                history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
+                delete_action.delete(adapter, parsed_args.stack, parsed_args.keep_history,
                                    wait=parsed_args.wait, dry_run=True)  # NotFound if so
             answer = CliReporter().confirm('delete %s?' % what)
             if answer is None:
@@ -563,7 +570,7 @@ class Delete(base.ShowOne):
                     hint='pass --yes to delete it (nobody can be asked: not a terminal)')
             if not answer:
                 raise errors.Aborted('aborted, nothing changed')
-        info = history_mod.delete(adapter, parsed_args.stack, parsed_args.keep_history,
+        info = delete_action.delete(adapter, parsed_args.stack, parsed_args.keep_history,
                                   wait=parsed_args.wait,
                                   wait_timeout=parsed_args.wait_timeout)
         return self.row(info)

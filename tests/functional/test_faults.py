@@ -41,7 +41,7 @@ import pytest
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.actions import deploy
-from heatplan.actions import history
+from heatplan.actions import recover as recover_action
 from heatplan.cli import app
 from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
@@ -332,7 +332,7 @@ def run_scenario(heat, tmp_path, scenario, suffix=''):
     run.after_fault = snapshot(direct, name)
     try:
         # the faulted deploy has returned: it is certainly dead (--force)
-        history.recover(direct, name, force=True)
+        recover_action.recover(direct, name, force=True)
     except Exception as exc:
         run.recover_error = exc
     run.after_recover = snapshot(direct, name)
@@ -545,7 +545,7 @@ def killed_heat(tmp_path_factory):
             thread.join(60)
         assert not any(t.is_alive() for t in threads)
         try:
-            history.recover(adapter, names[0])
+            recover_action.recover(adapter, names[0])
             while_down = None
         except Exception as exc:
             while_down = exc
@@ -598,7 +598,7 @@ def test_recover_after_restart_settles_the_record_and_the_next_deploy_succeeds(k
     while time.monotonic() < deadline and \
             'IN_PROGRESS' in adapter.get_stack(name)['stack_status']:
         time.sleep(0.5)
-    settled = history.recover(adapter, name, force=True)
+    settled = recover_action.recover(adapter, name, force=True)
     assert [s['revision'] for s in settled] == [2]
     # Heat replaces a resource its dead update left FAILED: allowed knowingly
     result = deploy.deploy(adapter, killed_heat.next, opts(name, allow_replace=True))

@@ -15,7 +15,7 @@ import pytest
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.actions import deploy
-from heatplan.actions import history
+from heatplan.actions import history as history_action
 from heatplan.store import machine as store_machine
 from heatplan.store import records as store_records
 from tests.functional import plans
@@ -253,7 +253,7 @@ def test_rollback_redeploys_an_earlier_revision(cli, adapter, name, tmp_path):
     assert plans.tag(adapter, name, 'hp-digest=') == digest_hex(first)
     assert plans.tag(adapter, name, 'hp-rev=') == '3'
     assert adapter.get_files(name) == first.body['files']
-    rows = history.history(adapter, name)
+    rows = history_action.history(adapter, name)
     assert [(r['revision'], r['status'], r['digest'], r['action']) for r in rows] == [
         (1, 'superseded', first.digest, 'deploy'),
         (2, 'superseded', second.digest, 'deploy'),
@@ -340,7 +340,7 @@ def test_killed_deploy_leaves_a_pending_record_that_recover_settles(
     assert code == 0, err
     assert 'updated revision 3' in out
     assert plans.revisions(adapter, name) == [(1, 'superseded'), (2, 'failed'), (3, 'deployed')]
-    rows = history.history(adapter, name)
+    rows = history_action.history(adapter, name)
     assert len({r['revision'] for r in rows}) == len(rows) == 3
 
 

@@ -27,7 +27,8 @@ import pytest
 from heatplan import errors
 from heatplan import store as store_mod
 from heatplan.actions import deploy
-from heatplan.actions import history
+from heatplan.actions import export as export_action
+from heatplan.actions import recover as recover_action
 from tests.figures import figure
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
@@ -280,11 +281,11 @@ def test_recover_does_not_settle_a_running_deploy_from_a_torn_read(local_heat, r
     a_plan, torn = start_update_and_tear(heat, tmp_path, name)
     b = GivenReads(heat, torn)
     with pytest.raises(errors.RefusedError, match='the deploy is still running'):
-        history.recover(b.adapter, name)
+        recover_action.recover(b.adapter, name)
     assert plans.revisions(heat.adapter, name) == [(1, 'deployed'), (2, 'pending')]
     assert heat.adapter.wait_for_stack(name, timeout=120, poll=0.3) == 'UPDATE_COMPLETE'
     # Once the update is over, recover settles it from reads that agree.
-    assert history.recover(heat.adapter, name) == [{'revision': 2, 'status': 'deployed'}]
+    assert recover_action.recover(heat.adapter, name) == [{'revision': 2, 'status': 'deployed'}]
     assert plans.revisions(heat.adapter, name) == [(1, 'superseded'), (2, 'deployed')]
 
 
@@ -302,7 +303,7 @@ def test_a_deploy_whose_read_saw_an_update_that_ended_since_goes_on(local_heat, 
     assert during['stack_status'] == 'UPDATE_IN_PROGRESS'
     assert heat.adapter.wait_for_stack(name, timeout=120, poll=0.3) == 'UPDATE_COMPLETE'
     # what A's deploy does when its wait ends
-    assert history.recover(heat.adapter, name) == [{'revision': 2, 'status': 'deployed'}]
+    assert recover_action.recover(heat.adapter, name) == [{'revision': 2, 'status': 'deployed'}]
     b_plan = make(tmp_path, 'b', 'B')[1]
     b = GivenReads(heat, during)
     result = deploy.deploy(b.adapter, b_plan, opts(name))
@@ -341,7 +342,7 @@ def test_exports_during_a_deploy_are_the_old_or_the_new_plan(local_heat, request
         if not thread.is_alive():
             after += 1  # a few more once the deploy is over
         out = str(tmp_path / ('export-%d' % exports))
-        info = history.export(reader, name, out)
+        info = export_action.export(reader, name, out)
         exports += 1
         tree = plans.tree_bytes(out)
         which = [k for k, t in trees.items() if t == tree]

@@ -34,7 +34,7 @@ import zipfile
 import pytest
 
 from heatplan import errors
-from heatplan.actions import history
+from heatplan.actions import export as export_action
 from heatplan.actions import plan as plan_actions
 from heatplan.cli import app
 from heatplan.plan import source
@@ -1307,7 +1307,7 @@ def test_export_refuses_hostile_keys_and_writes_nothing(tmp_path):
             target = tmp_path / ('w%d' % n)
             target.mkdir()
             with pytest.raises(errors.HeatplanError):
-                history.write_tree({'ok.yaml': b'fine', key: b'evil'}, str(target / out))
+                export_action.write_tree({'ok.yaml': b'fine', key: b'evil'}, str(target / out))
             assert os.listdir(str(target)) == []
             n += 1
     assert not (tmp_path / 'evil').exists() and not os.path.exists('/abs/evil')

@@ -16,7 +16,7 @@ import pytest
 
 from heatplan import errors
 from heatplan import output
-from heatplan.actions import history
+from heatplan.actions import export as export_action
 from heatplan.cli import app
 from tests.unit.conftest import HOT
 
@@ -58,7 +58,7 @@ def test_a_device_is_written_through_not_replaced(verb, plan, tmp_path, capsys):
 @root_only
 def test_export_archive_onto_a_device_is_written_through(tmp_path):
     dev = null_device(tmp_path, 'null.tar.gz')
-    history.write_tree({'a.yaml': b'x'}, dev)
+    export_action.write_tree({'a.yaml': b'x'}, dev)
     assert_char_device(dev)
 
 
@@ -161,7 +161,7 @@ def test_export_into_a_symlinked_directory_keeps_the_link(tmp_path):
     real.mkdir()
     link = tmp_path / 'link'
     link.symlink_to(real)
-    history.write_tree({'a.yaml': b'x'}, str(link))
+    export_action.write_tree({'a.yaml': b'x'}, str(link))
     assert link.is_symlink()
     assert (real / 'a.yaml').read_bytes() == b'x'
 
@@ -170,14 +170,14 @@ def test_export_into_a_symlinked_directory_keeps_the_link(tmp_path):
 def test_export_to_a_device_as_a_directory_is_refused(tmp_path):
     dev = null_device(tmp_path)
     with pytest.raises(errors.OutputError) as exc:
-        history.write_tree({'a.yaml': b'x'}, dev)
+        export_action.write_tree({'a.yaml': b'x'}, dev)
     assert 'is a character device, not a directory' in str(exc.value)
     assert_char_device(dev)
 
 
 def test_export_to_dash_is_refused():
     with pytest.raises(errors.OutputError):
-        history.write_tree({'a.yaml': b'x'}, '-')
+        export_action.write_tree({'a.yaml': b'x'}, '-')
 
 
 def test_package_dash_writes_the_archive_on_stdout_and_the_summary_on_stderr(plan,
