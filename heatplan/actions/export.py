@@ -99,22 +99,32 @@ def write_tree(tree, out, force=False):
             'export writes a directory or a .tar.gz, not standard output',
             hint='name a directory or a path ending .tar.gz')
     if out.endswith(('.tar.gz', '.tgz')):
-        if os.path.isfile(out) and not force:
-            # (a device or fifo is written through, never replaced: see output.py)
-            raise errors.OutputError('%s exists' % out, hint='pass --force to replace it')
-        buf = io.BytesIO()
-        import gzip
+        _write_tar(tree, out, force)
+    else:
+        _write_dir(tree, _target_dir(out, force))
 
-        with gzip.GzipFile(filename='', mode='wb', fileobj=buf, mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode='w', format=tarfile.PAX_FORMAT) as tar:
-                for key, data in sorted(tree.items()):
-                    info = tarfile.TarInfo(key)
-                    info.size = len(data)
-                    info.mode = 0o644
-                    info.mtime = package_mod.FIXED_MTIME
-                    tar.addfile(info, io.BytesIO(data))
-        output.atomic_write(out, buf.getvalue())
-        return
+
+def _write_tar(tree, out, force):
+    """A deterministic .tar.gz of ``tree`` (fixed mtimes and modes), written whole."""
+    if os.path.isfile(out) and not force:
+        # (a device or fifo is written through, never replaced: see output.py)
+        raise errors.OutputError('%s exists' % out, hint='pass --force to replace it')
+    buf = io.BytesIO()
+    import gzip
+
+    with gzip.GzipFile(filename='', mode='wb', fileobj=buf, mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode='w', format=tarfile.PAX_FORMAT) as tar:
+            for key, data in sorted(tree.items()):
+                info = tarfile.TarInfo(key)
+                info.size = len(data)
+                info.mode = 0o644
+                info.mtime = package_mod.FIXED_MTIME
+                tar.addfile(info, io.BytesIO(data))
+    output.atomic_write(out, buf.getvalue())
+
+
+def _target_dir(out, force):
+    """The directory to write: a symlink's target; refused if not a directory or not empty."""
     given = out
     if os.path.islink(out):
         # Write into the directory the link points to; the link stays.
@@ -132,9 +142,14 @@ def write_tree(tree, out, force=False):
         if os.listdir(out) and not force:
             raise errors.OutputError('%s is not empty' % out,
                                      hint='pass --force to replace its contents')
+    if not os.path.isdir(os.path.dirname(out)):
+        raise errors.OutputError('%s: directory %s does not exist' % (out, os.path.dirname(out)))
+    return out
+
+
+def _write_dir(tree, out):
+    """Write ``tree`` into a new directory beside ``out``, then swap it in."""
     parent = os.path.dirname(out)
-    if not os.path.isdir(parent):
-        raise errors.OutputError('%s: directory %s does not exist' % (out, parent))
     try:
         tmp = tempfile.mkdtemp(prefix='.heatplan-export-', dir=parent)
     except OSError as exc:

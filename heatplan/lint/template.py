@@ -57,6 +57,20 @@ def check_template(key, root, sections, version, params, resources, uses, add,
                 add(reg.at_node('section', key, knode,
                                 'unknown template section %r' % name))
         return
+    _check_version(key, root, version, add, is_root)
+    for name, knode in sections:
+        if name not in HOT_SECTIONS:
+            add(reg.at_node('section', key, knode,
+                            'unknown template section %r (Heat rejects it where it loads '
+                            'this template; known: %s)'
+                            % (name, ', '.join(sorted(HOT_SECTIONS)))))
+    for rname, rdef in resources.items():
+        _check_resource(key, rname, rdef, add)
+    for fn, node in uses:
+        _check_use(key, fn, node, params, resources, add)
+
+
+def _check_version(key, root, version, add, is_root):
     version_node = yn.get(root, 'heat_template_version')
     if version_node is None:
         if is_root:
@@ -70,50 +84,48 @@ def check_template(key, root, sections, version, params, resources, uses, add,
         add(reg.at_node('version', key, version_node,
                         'unknown heat_template_version %r (known to heatplan: %s)'
                         % (version, ', '.join(sorted(HOT_VERSIONS)))))
-    for name, knode in sections:
-        if name not in HOT_SECTIONS:
-            add(reg.at_node('section', key, knode,
-                            'unknown template section %r (Heat rejects it where it loads '
-                            'this template; known: %s)'
-                            % (name, ', '.join(sorted(HOT_SECTIONS)))))
-    scalar = yn.ScalarNode
-    for rname, rdef in resources.items():
-        if not isinstance(rdef, yn.MappingNode):
-            add(reg.at_node('resource', key, rdef, 'resource %r must be a mapping' % rname))
+
+
+def _check_resource(key, rname, rdef, add):
+    if not isinstance(rdef, yn.MappingNode):
+        add(reg.at_node('resource', key, rdef, 'resource %r must be a mapping' % rname))
+        return
+    has_type = False
+    for knode, _v in rdef.value:
+        if knode.__class__ is not yn.ScalarNode:
             continue
-        has_type = False
-        for knode, _v in rdef.value:
-            if knode.__class__ is not scalar:
-                continue
-            kname = knode.value
-            if kname == 'type':
-                has_type = True
-            elif kname not in RESOURCE_KEYS:
-                add(reg.at_node('resource', key, knode,
-                                '%r is not a valid keyword in resource %r' % (kname, rname)))
-        if not has_type:
-            add(reg.at_node('resource', key, rdef, 'resource %r has no type' % rname))
-    for fn, node in uses:
-        if fn == 'get_param':
-            target = _first_scalar(node)
-            if target is None or not yn.is_str(target):
-                continue
-            name = target.value
-            if name not in params and name not in PSEUDO_PARAMS:
-                add(reg.at_node('undeclared-param', key, target,
-                                'get_param %r: no such parameter in this template '
-                                '(Heat fails only where it evaluates this)' % name))
-            continue
-        if fn == 'depends_on' and isinstance(node, yn.SequenceNode):
-            targets = [n for n in node.value if yn.is_str(n)]
-        else:
-            target = _first_scalar(node)
-            targets = [target] if target is not None and yn.is_str(target) else []
-        for target in targets:
-            if target.value not in resources:
-                add(reg.at_node('undefined-resource', key, target,
-                                '%s %r: no such resource in this template'
-                                % (fn, _short(target.value))))
+        kname = knode.value
+        if kname == 'type':
+            has_type = True
+        elif kname not in RESOURCE_KEYS:
+            add(reg.at_node('resource', key, knode,
+                            '%r is not a valid keyword in resource %r' % (kname, rname)))
+    if not has_type:
+        add(reg.at_node('resource', key, rdef, 'resource %r has no type' % rname))
+
+
+def _check_use(key, fn, node, params, resources, add):
+    """get_param of an undeclared parameter; get_resource/get_attr/depends_on of none."""
+    if fn == 'get_param':
+        target = _first_scalar(node)
+        if target is None or not yn.is_str(target):
+            return
+        name = target.value
+        if name not in params and name not in PSEUDO_PARAMS:
+            add(reg.at_node('undeclared-param', key, target,
+                            'get_param %r: no such parameter in this template '
+                            '(Heat fails only where it evaluates this)' % name))
+        return
+    if fn == 'depends_on' and isinstance(node, yn.SequenceNode):
+        targets = [n for n in node.value if yn.is_str(n)]
+    else:
+        target = _first_scalar(node)
+        targets = [target] if target is not None and yn.is_str(target) else []
+    for target in targets:
+        if target.value not in resources:
+            add(reg.at_node('undefined-resource', key, target,
+                            '%s %r: no such resource in this template'
+                            % (fn, _short(target.value))))
 
 
 def _short(value, limit=60):

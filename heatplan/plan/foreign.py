@@ -77,6 +77,32 @@ def _dump(data):
 
 def import_stack(template, files, environment):
     """``({path: bytes}, hidden parameter names)`` for a foreign stack."""
+    path_of = _plan_paths(files)
+    root_name, env_name = _free_names(set(path_of.values()))
+    tree = {}
+    for key, text in files.items():
+        rel = path_of.get(key)
+        if rel is None or key.startswith('heatplan://'):
+            continue
+        if rel.endswith(('.yaml', '.yml', '.template', '.json')) and _is_environment(text):
+            continue  # an environment file: the merged environment replaces it
+        tree[rel] = _rewrite_scalars(text, path_of, rel).encode('utf-8')
+    tree[root_name] = _rewrite_scalars(_dump(template), path_of, root_name).encode('utf-8')
+    env, hidden = _plain_environment(environment, path_of)
+    manifest = {'template': root_name}
+    if env:
+        tree[env_name] = _rewrite_scalars(_dump(env), path_of, env_name).encode('utf-8')
+        manifest['environments'] = [env_name]
+    header = '# written by "heatplan export" from a stack heatplan did not deploy\n'
+    if hidden:
+        header += ('# hidden parameters are not readable from Heat; supply them again:\n'
+                   + ''.join('#   --parameter %s=...\n' % k for k in sorted(hidden)))
+    tree['heatplan.yaml'] = (header + _dump(manifest)).encode('utf-8')
+    return tree, sorted(hidden)
+
+
+def _plan_paths(files):
+    """``{files-map key: plan-relative path}``: URLs relative to their common directory."""
     urls = {k: _key_path(k) for k in files}
     abs_paths = [p for p in urls.values() if p]
     root_dir = posixpath.commonpath([posixpath.dirname(p) for p in abs_paths]) \
@@ -87,26 +113,23 @@ def import_stack(template, files, environment):
             rel = source_mod.normalize_key(posixpath.relpath(path, root_dir))
         else:
             rel = source_mod.normalize_key(key)
-        if rel is None:
-            continue
-        path_of[key] = rel
-    taken = set(path_of.values())
-    root_name = ROOT_NAME
-    env_name = ENV_NAME
-    n = 1
+        if rel is not None:
+            path_of[key] = rel
+    return path_of
+
+
+def _free_names(taken):
+    """Names for the root template and the environment that no plan file has."""
+    root_name, env_name, n = ROOT_NAME, ENV_NAME, 1
     while root_name in taken or env_name in taken:
         root_name = 'template-%d.yaml' % n
         env_name = 'environment-%d.yaml' % n
         n += 1
-    tree = {}
-    for key, text in files.items():
-        rel = path_of.get(key)
-        if rel is None or key.startswith('heatplan://'):
-            continue
-        if rel.endswith(('.yaml', '.yml', '.template', '.json')) and _is_environment(text):
-            continue  # an environment file: the merged environment replaces it
-        tree[rel] = _rewrite_scalars(text, path_of, rel).encode('utf-8')
-    tree[root_name] = _rewrite_scalars(_dump(template), path_of, root_name).encode('utf-8')
+    return root_name, env_name
+
+
+def _plain_environment(environment, path_of):
+    """The stack's merged environment without masked values and implied registry entries."""
     env = {k: v for k, v in (environment or {}).items() if v}
     hidden = []
     params = env.get('parameters') or {}
@@ -125,13 +148,4 @@ def import_stack(template, files, environment):
         registry.pop('resources')
     if not registry:
         env.pop('resource_registry', None)
-    manifest = {'template': root_name}
-    if env:
-        tree[env_name] = _rewrite_scalars(_dump(env), path_of, env_name).encode('utf-8')
-        manifest['environments'] = [env_name]
-    header = '# written by "heatplan export" from a stack heatplan did not deploy\n'
-    if hidden:
-        header += ('# hidden parameters are not readable from Heat; supply them again:\n'
-                   + ''.join('#   --parameter %s=...\n' % k for k in sorted(hidden)))
-    tree['heatplan.yaml'] = (header + _dump(manifest)).encode('utf-8')
-    return tree, sorted(hidden)
+    return env, hidden
