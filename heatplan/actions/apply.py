@@ -135,7 +135,7 @@ def timed_out(stack_name, status, seconds, what='the operation'):
 
 
 def wait(adapter, ident, opts, reporter, started):
-    from heatplan import progress
+    from heatplan.actions import progress
 
     timeout = wait_timeout(opts)
     watcher = progress.EventWatcher(adapter, ident, reporter, started,

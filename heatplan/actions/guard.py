@@ -6,9 +6,9 @@ shadows; and the preview's changes as readable names.  See
 doc/source/deploy.rst.
 """
 
-import re
 
 from heatplan import errors
+from heatplan.heat import events as events_mod
 from heatplan.plan import precedence
 
 
@@ -33,7 +33,7 @@ def flatten_preview(changes, existing=None):
         out[kind] = []
     for kind in out:
         for item in (changes or {}).get(kind, []) or []:
-            key = (stack_key(item.get('stack_name')), item.get('resource_name'))
+            key = (events_mod.stack_key(item.get('stack_name')), item.get('resource_name'))
             if existing is not None and kind in ('replaced', 'deleted') and \
                     existing.get(key, 'unknown') == '':
                 if kind == 'replaced':
@@ -49,7 +49,7 @@ def existing_resources(adapter, ident, changes):
         return None
     existing = {}
     for r in adapter.list_resources(ident, nested_depth=5):
-        key = (stack_key(r.get('stack_name')), r.get('resource_name'))
+        key = (events_mod.stack_key(r.get('stack_name')), r.get('resource_name'))
         if key in existing and existing[key] != (r.get('physical_resource_id') or ''):
             existing[key] = 'ambiguous'
         else:
@@ -57,16 +57,6 @@ def existing_resources(adapter, ident, changes):
     return existing
 
 
-_NESTED_SUFFIX = re.compile(r'-[a-z0-9]{12}(?=-|$)')
-
-
-def stack_key(name):
-    """A nested stack's name without Heat's random suffixes.
-
-    Heat names nested stacks ``<parent>-<resource>-<12 random chars>``; an
-    update preview names the ones it previews ``<parent>-<resource>``.
-    """
-    return _NESTED_SUFFIX.sub('', name or '')
 
 
 def note(result, reporter, message):

@@ -6,12 +6,12 @@ cliff data: ``-f json|yaml|value|table|shell`` and ``-c`` work on every one.
 
 import json
 
-from heatplan import progress as progress_mod
 from heatplan.actions import apply
 from heatplan.actions import deploy as deploy_mod
 from heatplan.actions import events as events_action
 from heatplan.actions import managed as managed_action
 from heatplan.actions import outputs as outputs_action
+from heatplan.actions import progress as progress_mod
 from heatplan.actions import status as status_action
 from heatplan.actions import wait as wait_action
 from heatplan.cli import base

@@ -7,7 +7,6 @@ import sys
 import time
 
 from heatplan import errors
-from heatplan import progress as progress_mod
 from heatplan import store as store_mod
 from heatplan.actions import apply
 from heatplan.actions import delete as delete_action
@@ -16,6 +15,7 @@ from heatplan.actions import diff as diff_action
 from heatplan.actions import export as export_action
 from heatplan.actions import history as history_action
 from heatplan.actions import plan as plan_actions
+from heatplan.actions import progress as progress_mod
 from heatplan.actions import recover as recover_action
 from heatplan.actions import revisions as revisions_action
 from heatplan.actions import rollback as rollback_action

@@ -10,6 +10,7 @@ makes Heat list them all: still each reported once.
 """
 
 import datetime
+import re
 
 #: Seconds of events listed again on each poll (late commits of other engines).
 LOOKBACK = 5.0
@@ -67,3 +68,15 @@ class EventFeed:
         if older:
             self.marker = older[-1][1]
             self._listed = [(when, eid) for when, eid in self._listed if when > cutoff]
+
+
+_NESTED_SUFFIX = re.compile(r'-[a-z0-9]{12}(?=-|$)')
+
+
+def stack_key(name):
+    """A nested stack's name without Heat's random suffixes.
+
+    Heat names nested stacks ``<parent>-<resource>-<12 random chars>``; an
+    update preview names the ones it previews ``<parent>-<resource>``.
+    """
+    return _NESTED_SUFFIX.sub('', name or '')

@@ -15,7 +15,7 @@ import pytest
 
 from heatplan import errors
 from heatplan.actions import deploy
-from heatplan.actions import guard
+from heatplan.heat import events as events_mod
 from tests.functional import plans
 from tests.functional.faultproxy import FaultProxy
 
@@ -30,7 +30,7 @@ def opts(name, **kwargs):
 
 def physical_ids(adapter, name):
     """``{(stack key, resource): physical id}`` of every resource, nested ones too."""
-    return {(guard.stack_key(r['stack_name']), r['resource_name']):
+    return {(events_mod.stack_key(r['stack_name']), r['resource_name']):
             r['physical_resource_id'] for r in adapter.list_resources(name, nested_depth=5)}
 
 

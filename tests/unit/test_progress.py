@@ -4,7 +4,7 @@ import io
 import os
 import re
 
-from heatplan import progress
+from heatplan.actions import progress
 from heatplan.cli import stack as stack_cli
 
 

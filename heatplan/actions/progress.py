@@ -93,14 +93,13 @@ def nested_paths(resources, root):
 
 def resource_path(resource, paths=None, root=None):
     """``root/nested/.../resource``; without ``paths``, the stack name's path."""
-    from heatplan.actions import guard
 
     stack = resource.get('stack_name') or ''
     name = resource.get('resource_name') or '?'
     if paths and stack in paths:
         where = paths[stack]
     else:
-        where = guard.stack_key(stack) or root or ''
+        where = events_mod.stack_key(stack) or root or ''
     return '%s/%s' % (where, name) if where else name
 
 
