@@ -6,6 +6,7 @@ plan`` plugin.  :class:`HeatplanErrorMixin` turns heatplan's exceptions into a
 one-message error on stderr and the documented exit code, never a traceback.
 """
 
+import argparse
 import importlib.metadata
 import logging
 import sys
@@ -18,6 +19,27 @@ from heatplan import errors
 from heatplan import secrets
 
 LOG = logging.getLogger(__name__)
+
+
+class KeyValue(argparse.Action):
+    """Collect ``KEY=VALUE`` items in order, refusing a malformed one at parse time.
+
+    The refusal never repeats the item: a ``--parameter`` value may be a
+    secret typed without its name.
+    """
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        key, sep, _rest = value.partition('=')
+        if not sep:
+            raise argparse.ArgumentError(
+                self, 'expected %s, got a value without "=" (not shown: it may be a '
+                'secret)' % (self.metavar or 'KEY=VALUE'))
+        if not key.strip():
+            raise argparse.ArgumentError(self, 'expected %s, got an empty name'
+                                         % (self.metavar or 'KEY=VALUE'))
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append(value)
+        setattr(namespace, self.dest, items)
 
 E = errors.ExitCode
 #: What each exit code means, in a few words (a verb may say it its own way).

@@ -202,7 +202,7 @@ class Apply(base.Command):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('file', metavar='FILE', help='change set (deploy --dry-run --save)')
-        parser.add_argument('--parameter', metavar='KEY=VALUE', action='append', default=[],
+        parser.add_argument('--parameter', metavar='KEY=VALUE', action=base.KeyValue, default=[],
                             dest='parameters',
                             help='value of a hidden parameter (repeatable)')
         group = parser.add_argument_group('guards')

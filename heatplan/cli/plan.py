@@ -28,9 +28,9 @@ def add_plan_arguments(parser, source_optional=False):
                        help='environment file; repeat in merge order (later wins). '
                             'Replaces the manifest\'s whole environment list, it does not '
                             'add to it: list every environment to deploy')
-    group.add_argument('--parameter', metavar='KEY=VALUE', action='append',
+    group.add_argument('--parameter', metavar='KEY=VALUE', action=base.KeyValue,
                        dest='parameters', help='root template parameter; repeatable')
-    group.add_argument('--parameter-file', metavar='KEY=PATH', action='append',
+    group.add_argument('--parameter-file', metavar='KEY=PATH', action=base.KeyValue,
                        dest='parameter_files',
                        help='parameter whose value is the text of a plan file; repeatable')
     limits = source_mod.Limits()

@@ -350,7 +350,7 @@ class Rollback(base.Command):
         add_stack_argument(parser)
         parser.add_argument('revision', metavar='REVISION', type=int, nargs='?',
                             help='revision to roll back to')
-        parser.add_argument('--parameter', metavar='KEY=VALUE', action='append',
+        parser.add_argument('--parameter', metavar='KEY=VALUE', action=base.KeyValue,
                             dest='parameters', help='value of a hidden parameter')
         add_deploy_arguments(parser)
         connect.add_heat_arguments(parser, self.app)

@@ -100,10 +100,11 @@ def _parse_kv(items, what):
     for item in items or ():
         if '=' not in item:
             raise errors.UsageError(
-                '%s %r must be KEY=VALUE' % (what, item))
+                '%s expects KEY=VALUE, got a value without "=" (not shown: it may be a '
+                'secret)' % what)
         k, v = item.split('=', 1)
-        if not k:
-            raise errors.UsageError('%s %r has an empty name' % (what, item))
+        if not k.strip():
+            raise errors.UsageError('%s expects KEY=VALUE, got an empty name' % what)
         out[k] = v
     return out
 

@@ -299,7 +299,8 @@ def test_parameter_flag_must_be_key_value(plan_dir, bad):
     root = plan_dir(BASE)
     with pytest.raises(errors.UsageError) as exc:
         load(root, template='root.yaml', parameters=[bad])
-    assert repr(bad) in str(exc.value)
+    assert 'expects KEY=VALUE' in str(exc.value)
+    assert 'value' not in str(exc.value).replace('KEY=VALUE', '').replace('a value', '')
     assert exc.value.exit_code == errors.ExitCode.USAGE
 
 
