@@ -114,6 +114,10 @@ def test_updates_keep_every_resource_properties_record(own_heat):
         assert status == 'UPDATE_COMPLETE', (value, current.get('stack_status_reason'))
         dangling = _read(data_dir, 'PRAGMA foreign_key_check(resource)')
         assert dangling == [], 'resources pointing at deleted records: %s' % dangling
+        shared = _read(data_dir,
+                       'SELECT r.name, o.name FROM resource r JOIN resource o ON o.id != r.id '
+                       'AND r.rsrc_prop_data_id IN (o.rsrc_prop_data_id, o.attr_data_id)')
+        assert shared == [], 'properties records shared between resources: %s' % shared
         records = _records(data_dir)
         for name in ('t', 'v'):
             prop_id, attr_id, _data = records[name]
