@@ -10,9 +10,10 @@ Run as ``python -m heatplan.local.server --data-dir DIR --port PORT``
 * writes ``heat.conf`` (noauth paste flavor, fake Keystone backend, token
   response with ``orchestration`` and ``cloudformation`` endpoints) into the
   data dir and loads it;
-* makes SQLite safe for a threaded engine (WAL, a busy timeout and
-  ``BEGIN IMMEDIATE`` on every transaction) and creates the schema
-  (``heat-manage db_sync``);
+* creates the schema (``heat-manage db_sync``), makes its integer ids
+  never reused (SQLite ``AUTOINCREMENT``, as MySQL's ``AUTO_INCREMENT``:
+  :mod:`heatplan.local.sqlite_ids`) and SQLite safe for a threaded engine
+  (WAL, a busy timeout and ``BEGIN IMMEDIATE`` on every transaction);
 * gives oslo.messaging's RPC servers thread pools that reuse idle threads
   (see :func:`use_dynamic_rpc_pools`) and wakes the fake transport's
   listeners on delivery instead of every 50 ms (:func:`use_prompt_fake_transport`);
@@ -367,8 +368,22 @@ class LocalHeat:
         # holds a transaction, which BEGIN IMMEDIATE would deadlock.  Nothing
         # else runs yet.
         migration.db_sync(engine=engine)
+        if engine.dialect.name == 'sqlite':
+            self.make_ids_monotonic(engine)
         harden_sqlite(engine)
         self.reset_stale_stacks()
+
+    def make_ids_monotonic(self, engine):
+        """Stop SQLite from reusing deleted ids (see :mod:`heatplan.local.sqlite_ids`)."""
+        from heatplan.local import sqlite_ids
+
+        engine.dispose()  # no pooled connection across the rebuild
+        rebuilt, skipped = sqlite_ids.make_ids_monotonic(self.paths.database)
+        if rebuilt:
+            LOG.info('SQLite ids made AUTOINCREMENT (never reused) in: %s', ', '.join(rebuilt))
+        if skipped:
+            LOG.warning('SQLite may reuse deleted ids in %s (schema not as expected); '
+                        'Heat can then lose resource properties records', ', '.join(skipped))
 
     def reset_stale_stacks(self):
         """Mark FAILED what a dead engine left IN_PROGRESS.

@@ -8,7 +8,8 @@ deploy waits at most ``--stall-after`` seconds: a deploy still IN_PROGRESS
 then is a **stall**, and the run dumps the server's threads (``py-spy dump``
 when installed; the local Heat's watchdog writes its own dump to heat.log)
 and stops.  It prints each deploy's time and the p50/p95 of the loaded and
-(with ``--idle N``) idle deploys.
+(with ``--idle N``) idle deploys, and, on a local Heat, what SQLite id reuse
+would have left in its database (:func:`record_faults`: any is a failure).
 
 The plan (as in the issue): a ResourceGroup of 2 members, each a nested
 template with an ``OS::Heat::Value`` (``get_file`` + ``str_replace``) and a
@@ -286,6 +287,35 @@ def summary(name, times):
                max(times), statistics.mean(times)))
 
 
+def record_faults(data_dir, heat_log):
+    """What SQLite id reuse left behind (doc/source/local.rst, "When it stalls").
+
+    ``dangling``: resources pointing at a deleted properties or attributes
+    record; ``shared``: properties records that are also some resource's
+    attributes record, or another resource's properties record (a deleted
+    record's id given to the next one); ``dropped``: checks Heat dropped
+    (heat.log).
+    """
+    import sqlite3
+
+    con = sqlite3.connect('file:%s?mode=ro' % os.path.join(data_dir, 'heat.sqlite'),
+                          uri=True, timeout=60)
+    try:
+        dangling = sum(1 for row in con.execute('PRAGMA foreign_key_check(resource)')
+                       if row[2] == 'resource_properties_data')
+        (shared,), = con.execute(
+            'SELECT count(*) FROM resource r JOIN resource a '
+            'ON a.attr_data_id = r.rsrc_prop_data_id '
+            'OR (a.rsrc_prop_data_id = r.rsrc_prop_data_id AND a.id < r.id)').fetchall()
+    finally:
+        con.close()
+    dropped = 0
+    with contextlib.suppress(OSError):
+        with open(heat_log, encoding='utf-8', errors='replace') as f:
+            dropped = sum(1 for line in f if 'Heat drops the check' in line)
+    return {'dangling': dangling, 'shared': shared, 'dropped': dropped}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m tests.functional.soak',
                                      description=__doc__.splitlines()[0])
@@ -344,10 +374,16 @@ def main(argv=None):
         print(summary('loaded (%d hog processes)' % args.hog, loaded))
         print('stalls: %d' % figures['stalls'])
         figures.update(idle=idle, loaded=loaded, hog=args.hog)
+        faults = {}
+        if status is not None:
+            faults = record_faults(os.path.join(workdir, 'heat'), heat_log)
+            print('records: %(dangling)d dangling, %(shared)d shared, '
+                  '%(dropped)d checks dropped' % faults)
+            figures['records'] = faults
         if args.json:
             with open(args.json, 'w') as f:
                 json.dump(figures, f, indent=2)
-        return 1 if figures['stalls'] else 0
+        return 1 if figures['stalls'] or any(faults.values()) else 0
     finally:
         if status is not None:
             with contextlib.suppress(Exception):
