@@ -128,6 +128,17 @@ def document(plan):
     return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
 
 
+def document_pieces(plan, body_only=False):
+    """:func:`document` (or, ``body_only``, the body's JSON) as UTF-8 pieces and a newline.
+
+    The same bytes as ``(document(plan) + '\\n').encode()``, never held whole.
+    """
+    from heatplan.plan import jsonstream
+
+    obj = plan.body if body_only else {'digest': plan.digest, 'body': plan.body}
+    return jsonstream.encoded(jsonstream.chunks(obj), end='\n')
+
+
 def package(opts, out, stdout=None):
     src, plan = build_plan(opts)
     members = package_mod.package_members(plan, src)

@@ -128,15 +128,23 @@ class Build(base.Command):
         report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = actions.masked(plan)
-        text = plan.body_json() if parsed_args.body_only else actions.document(plan)
+        # written piece by piece: the JSON text (as large as the plan) is never whole
+        pieces = actions.document_pieces(plan, body_only=parsed_args.body_only)
         if parsed_args.output and parsed_args.output != '-':
             from heatplan import output
 
-            output.atomic_write(parsed_args.output, (text + '\n').encode('utf-8'))
+            output.atomic_write(parsed_args.output, pieces)
             self.app.stdout.write('%s: %d files, %d bytes, %s\n' % (
                 parsed_args.output, len(plan.body['files']), plan.body_size, plan.digest))
         else:
-            self.app.stdout.write(text + '\n')
+            self.app.stdout.flush()
+            out = getattr(self.app.stdout, 'buffer', None)
+            for piece in pieces:
+                if out is not None:
+                    out.write(piece)
+                else:
+                    self.app.stdout.write(piece.decode('utf-8'))
+            (out or self.app.stdout).flush()
         return 0
 
 
