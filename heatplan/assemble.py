@@ -100,6 +100,8 @@ class Analysis:
     definition: object
     files: dict = dataclasses.field(default_factory=dict)
     diagnostics: list = dataclasses.field(default_factory=list)
+    #: a heatplan.plan.cache.AnalysisCache of per-file results, or None
+    cache: object = None
 
     def add(self, d):
         self.diagnostics.append(d)
@@ -457,6 +459,18 @@ def _unparsed(pf, an, why):
 
 
 def _parse(pf, an):
+    if an.cache is not None and pf.kind in ('template', 'environment'):
+        return an.cache.parse(pf, an, _parse_file)
+    return _parse_file(pf, an)
+
+
+def _parse_file(pf, an):
+    """Compose and scan one file: its facts on ``pf``, its diagnostics on ``an``.
+
+    A pure function of the file's text, key, kind (and ``only_get_file``)
+    and whether it is the root template: :mod:`heatplan.plan.cache` keeps
+    its results by those.
+    """
     key, text, kind = pf.key, pf.text, pf.kind
     if kind not in ('template', 'environment'):
         return pf
@@ -563,12 +577,14 @@ def _follow(an, queue, pf):
 
 
 @without_gc
-def analyze(src, definition):
+def analyze(src, definition, cache=None):
     """Read every file the plan needs and find every reference.
 
     Content problems become diagnostics; unsafe or unreadable sources raise.
+    ``cache`` (a :class:`heatplan.plan.cache.AnalysisCache`) answers the
+    per-file part for files it has seen (the caller calls its ``finish``).
     """
-    an = Analysis(src, definition)
+    an = Analysis(src, definition, cache=cache)
     an.diagnostics.extend(definition.diagnostics)
     queue = []
     _want(an, queue, definition.template, 'template')

@@ -452,9 +452,6 @@ def _deploy(adapter, plan, opts, reporter, flight):
                 % (opts.stack, have if current else 'none (never deployed)',
                    opts.expect_revision),
                 hint='review "heatplan history %s" and deploy again' % opts.stack)
-    old_manifest = deployed_manifest(adapter, stack)
-    changes = compare.compare_manifests(old_manifest, plan.manifest)
-    result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
     held_digest = store_mod.tag_value(store_mod.tags_of(stack), store_mod.STACK_DIGEST_TAG) \
         if stack else None
     held_rev = store_mod.tag_value(store_mod.tags_of(stack), 'hp-rev=') if stack else None
@@ -463,9 +460,16 @@ def _deploy(adapter, plan, opts, reporter, flight):
     if stack is not None and not opts.force and not opts.dry_run and \
             held_digest == plan.digest.split(':', 1)[1] and \
             _status(stack) in APPLIED and held_ok:
+        # Decided on the digest alone: no files map read, no request body
+        # built (the digest covers the plan's content, so nothing changed).
+        result = DeployResult('unchanged', opts.stack, plan.digest,
+                              changes=compare.PlanChanges())
         result.revision = current.revision if current else None
         result.status = _status(stack)
         return result
+    old_manifest = deployed_manifest(adapter, stack)
+    changes = compare.compare_manifests(old_manifest, plan.manifest)
+    result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
 
     for message in opts.notes:
         _note(result, reporter, message)

@@ -1,6 +1,7 @@
 """Plan verbs that need no Heat: build, package, validate."""
 
 import json
+import os
 import sys
 
 from heatplan import actions
@@ -54,6 +55,11 @@ def add_plan_arguments(parser, source_optional=False):
         'faithfully) stop the command; warnings do not. A heatplan.yaml "lint:" '
         'section (strict, ignore) sets the same for the plan; these flags add to it. '
         'Codes: "heatplan lint rules".')
+    caps.add_argument('--no-cache', action='store_true',
+                      default=os.environ.get('HEATPLAN_NO_CACHE', '').strip().lower() in
+                      ('1', 'true', 'yes', 'on'),
+                      help='do not use the per-file analysis cache in '
+                           '$XDG_CACHE_HOME/heatplan (env HEATPLAN_NO_CACHE=1)')
     checks.add_argument('--strict', action='store_true',
                         help='treat warnings as errors (for CI pipelines)')
     checks.add_argument('--ignore', metavar='CODE', action='append', default=[],
@@ -98,6 +104,7 @@ def plan_options(parsed_args):
         max_body_bytes=parsed_args.max_body_bytes,
         strict=getattr(parsed_args, 'strict', False),
         ignore=list(getattr(parsed_args, 'ignore', None) or ()),
+        cache=not getattr(parsed_args, 'no_cache', False),
     )
 
 
