@@ -83,13 +83,13 @@ def lint_plan(opts):
     policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
     cache = open_cache(src, opts)
     an = assemble.analyze(src, d, cache=cache)
+    if cache is not None:
+        cache.finish()
     lint_mod.lint(an)
     found = list(an.diagnostics)
     an.diagnostics, ignored = policy.apply(an.diagnostics)
     result = LintResult(an.diagnostics, ignored, source=src)
     if result.errors:
-        if cache is not None:
-            cache.finish()
         return result
     plan = assemble.build(an)
     body, body_ignored = policy.apply(lint_mod.check_body(plan, opts.max_body_bytes))
@@ -98,10 +98,8 @@ def lint_plan(opts):
     plan.diagnostics = list(result.diagnostics)
     if not result.errors:
         result.plan = plan
-    if cache is not None:
-        if _summarisable(src, plan):
-            cache.store_summary(d, _files_read(an, src), plan.digest, plan.body_size, found)
-        cache.finish()
+    if cache is not None and _summarisable(src, plan):
+        cache.store_summary(d, _files_read(an, src), plan.digest, plan.body_size, found)
     return result
 
 

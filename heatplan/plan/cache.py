@@ -161,9 +161,9 @@ class AnalysisCache:
         self._salt = salt
         self.path = os.path.join(root, pack_id)
         self.max_bytes = max_bytes
-        self._entries = None   # cache key -> raw entry (JSON data), loaded on first use
+        self._entries = None   # cache key -> (start, end) in the pack, loaded on first use
+        self._data = b''
         self._used = {}
-        self._dirty = False    # a new plan summary to write
         #: what this run did: hits, misses, rejected (bad entries or pack), written
         self.stats = {'hits': 0, 'misses': 0, 'rejected': 0, 'written': 0}
 
@@ -200,9 +200,14 @@ class AnalysisCache:
         h.update(json.dumps([key, kind, bool(only_get_file), bool(is_root), sha256]).encode())
         return h.hexdigest()
 
-    def _mac(self, payload):
-        return hmac.new(self._secret, self.path.encode('utf-8', 'surrogateescape') + b'\n' +
-                        payload, hashlib.sha256).hexdigest().encode()
+    def _mac(self, payload=None):
+        """The pack's HMAC (hex, bytes) over ``payload``; without one, the hmac object."""
+        mac = hmac.new(self._secret, self.path.encode('utf-8', 'surrogateescape') + b'\n',
+                       hashlib.sha256)
+        if payload is None:
+            return mac
+        mac.update(payload)
+        return mac.hexdigest().encode()
 
     def _load_pack(self):
         """``{cache key: entry line}`` from this source's pack; {} if missing or not valid.
@@ -231,26 +236,36 @@ class AnalysisCache:
                                         self._mac(memoryview(data)[head + 1:])):
             self.stats['rejected'] += 1
             return {}
+        # offsets into the pack, not copies of its lines
         entries = {}
-        for line in data[head + 1:].split(b'\n'):
-            if line:
-                ck, _sp, raw = line.partition(b' ')
-                entries[ck.decode('ascii', 'replace')] = raw
+        pos, size = head + 1, len(data)
+        while pos < size:
+            end = data.find(b'\n', pos)
+            if end < 0:
+                end = size
+            space = data.find(b' ', pos, end)
+            if space > pos:
+                entries[data[pos:space].decode('ascii', 'replace')] = (space + 1, end)
+            pos = end + 1
+        self._data = data
         return entries
+
+    def _raw(self, ck, where):
+        return self._data[where[0]:where[1]] if where.__class__ is tuple else where
 
     def load(self, ck):
         """The decoded entry for cache key ``ck``, or None (missing or not valid)."""
         if self._entries is None:
             self._entries = self._load_pack()
-        raw = self._entries.pop(ck, None)
-        if raw is None:
+        where = self._entries.pop(ck, None)
+        if where is None:
             return None
         try:
-            entry = decode(json.loads(raw))
+            entry = decode(json.loads(self._raw(ck, where)))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             self.stats['rejected'] += 1
             return None
-        self._used[ck] = raw
+        self._used[ck] = where
         return entry
 
     def store(self, ck, entry):
@@ -258,15 +273,20 @@ class AnalysisCache:
 
     def _write_pack(self):
         """Write the entries this run used, atomically; a failure only means misses later."""
-        payload = b''.join(b'%s %s\n' % (ck.encode('ascii'), raw)
-                           for ck, raw in self._used.items())
         try:
             fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root)
         except OSError:
             return False
+        mac = self._mac()
         try:
             with os.fdopen(fd, 'wb') as f:
-                f.write(_MAGIC + self._mac(payload) + b'\n' + payload)
+                f.write(_MAGIC + b'0' * 64 + b'\n')   # the HMAC, once known
+                for ck, where in self._used.items():
+                    line = b'%s %s\n' % (ck.encode('ascii'), self._raw(ck, where))
+                    mac.update(line)
+                    f.write(line)
+                f.seek(len(_MAGIC))
+                f.write(mac.hexdigest().encode())
             os.replace(tmp, self.path)
         except OSError:
             try:
@@ -285,7 +305,37 @@ class AnalysisCache:
         h = hashlib.sha256(self._salt)
         h.update(b'plan\n' + json.dumps(dataclasses.asdict(definition), sort_keys=True,
                                         default=repr).encode())
-        return 'plan-' + h.hexdigest()
+        return h.hexdigest()
+
+    @property
+    def summary_path(self):
+        return self.path.replace(os.sep + 'pack-', os.sep + 'summary-')
+
+    def _read_signed(self, path):
+        """The payload of a signed file (magic, HMAC of path and payload, payload), or None."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or \
+                    st.st_size > max(self.max_bytes, 1 << 20):
+                self.stats['rejected'] += 1
+                return None
+            with os.fdopen(fd, 'rb', closefd=False) as f:
+                data = f.read()
+        finally:
+            os.close(fd)
+        head = len(_MAGIC) + 64
+        mac = hmac.new(self._secret, path.encode('utf-8', 'surrogateescape') + b'\n',
+                       hashlib.sha256)
+        mac.update(memoryview(data)[head + 1:])
+        if not data.startswith(_MAGIC) or data[head:head + 1] != b'\n' or \
+                not hmac.compare_digest(data[len(_MAGIC):head], mac.hexdigest().encode()):
+            self.stats['rejected'] += 1
+            return None
+        return data[head + 1:]
 
     def store_summary(self, definition, files, digest, body_size, diagnostics):
         """Remember what a full assembly found for this definition and these files.
@@ -293,29 +343,30 @@ class AnalysisCache:
         ``files``: ``[(key, sha256)]`` of every file the assembly read.  Only
         for plans whose digest holds no hidden parameter value (its
         fingerprint depends on the operator key, and the summary key would
-        hash the value).
+        hash the value).  One summary per plan source: the last definition's.
         """
-        sk = self.summary_key(definition)
-        raw = json.dumps({'files': [[k, h] for k, h in files], 'digest': digest,
+        raw = json.dumps({'key': self.summary_key(definition),
+                          'files': [[k, h] for k, h in files], 'digest': digest,
                           'body_size': body_size,
                           'diagnostics': [_diag(d) for d in diagnostics]},
                          separators=(',', ':')).encode()
-        if self._entries is not None and self._entries.get(sk) == raw:
-            self._entries.pop(sk)   # the same summary: not a reason to rewrite
-        else:
-            self._dirty = True
-        self._used[sk] = raw
+        path = self.summary_path
+        if self._read_signed(path) == raw:
+            return False
+        mac = hmac.new(self._secret, path.encode('utf-8', 'surrogateescape') + b'\n' + raw,
+                       hashlib.sha256).hexdigest().encode()
+        return self._write_atomically(path, (_MAGIC + mac + b'\n', raw))
 
     def plan_summary(self, src, definition):
         """The summary stored for this definition, if every file it lists still has
         the same sha256 (read again, confined, from ``src``); else None."""
-        if self._entries is None:
-            self._entries = self._load_pack()
-        raw = self._entries.get(self.summary_key(definition))
+        raw = self._read_signed(self.summary_path)
         if raw is None:
             return None
         try:
             e = json.loads(raw)
+            if e['key'] != self.summary_key(definition):
+                return None
             files = [(_str(k), _str(h)) for k, h in _list(e['files'])]
             summary = {'digest': _str(e['digest']), 'body_size': _int(e['body_size']),
                        'diagnostics': [_undiag(d) for d in _list(e['diagnostics'])]}
@@ -332,6 +383,25 @@ class AnalysisCache:
             return None   # the full assembly says what is wrong
         self.stats['hits'] += 1
         return summary
+
+    def _write_atomically(self, path, pieces):
+        try:
+            fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root)
+        except OSError:
+            return False
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                for piece in pieces:
+                    f.write(piece)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            return False
+        self.stats['written'] += 1
+        return True
 
     # -- the hook assembly calls -------------------------------------------
     def parse(self, pf, an, compute):
@@ -350,13 +420,14 @@ class AnalysisCache:
         return pf
 
     def finish(self):
-        """After a run: rewrite the pack if it changed; keep the cache under its cap."""
+        """After the analysis: rewrite the pack if it changed (entries this run did
+        not use are dropped); keep the cache under its cap; let the pack go."""
         if self._entries is None:
             self._entries = {}
-        # entries left in _entries were not used by this run: drop them
-        if self.stats['misses'] or self.stats['rejected'] or self._entries or self._dirty:
+        if self.stats['misses'] or self.stats['rejected'] or self._entries:
             if self._write_pack() and self.max_bytes:
                 prune(self.root, self.max_bytes, keep_path=self.path)
+        self._entries, self._used, self._data = {}, {}, b''
 
 
 def prune(root, max_bytes, keep=0.8, keep_path=None):
@@ -368,7 +439,8 @@ def prune(root, max_bytes, keep=0.8, keep_path=None):
     total = 0
     try:
         for e in os.scandir(root):
-            if e.name.startswith(('pack-', '.tmp-')) and e.is_file(follow_symlinks=False):
+            if e.name.startswith(('pack-', 'summary-', '.tmp-')) and \
+                    e.is_file(follow_symlinks=False):
                 st = e.stat(follow_symlinks=False)
                 packs.append((st.st_mtime, st.st_size, e.path))
                 total += st.st_size
@@ -441,6 +513,9 @@ def _bool(x):
     raise TypeError('not a boolean')
 
 
+_intern = sys.intern
+
+
 def _list(x):
     if x.__class__ is list:
         return x
@@ -479,10 +554,10 @@ def decode(e):
     out = {
         'kind': kind, 'parsed': _bool(e['parsed']), 'only_get_file': _bool(e['only_get_file']),
         'version': _str(e['version'], none=True),
-        'sections': [(_str(n), _unspot(k)) for n, k in _list(e['sections'])],
-        'params': {_str(n) for n in _list(e['params'])},
-        'hidden': {_str(n) for n in _list(e['hidden'])},
-        'resources': {_str(n) for n in _list(e['resources'])},
+        'sections': [(_intern(_str(n)), _unspot(k)) for n, k in _list(e['sections'])],
+        'params': {_intern(_str(n)) for n in _list(e['params'])},
+        'hidden': {_intern(_str(n)) for n in _list(e['hidden'])},
+        'resources': {_intern(_str(n)) for n in _list(e['resources'])},
         'checks': [_undiag(d) for d in _list(e['checks'])],
         'env_params': [(_str(n), _unspot(k, none=False), _bool(null))
                        for n, k, null in _list(e['env_params'])],
