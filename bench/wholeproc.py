@@ -44,6 +44,20 @@ def heatplan_exe():
     return os.path.join(BIN, 'heatplan')
 
 
+#: ``python -c BEFORE DIR ARGS``: heatplan ARGS from the checkout DIR (its
+#: ``heatplan`` package instead of the installed one): the "before" figures.
+BEFORE = '''import sys
+sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]
+sys.path.insert(0, sys.argv[1])
+from heatplan.cli.app import main
+sys.exit(main(sys.argv[2:]))
+'''
+
+
+def before_argv(before):
+    return [sys.executable, '-c', BEFORE, before]
+
+
 def timed(argv, env=None, stdout=subprocess.DEVNULL):
     """Run ``argv``; return {wall, cpu, maxrss (bytes), rc} of that one process."""
     t0 = time.perf_counter()
@@ -67,7 +81,7 @@ def load():
         return None
 
 
-def measure_build(plans, runs, workdir):
+def measure_build(plans, runs, workdir, before=None):
     out = {}
     for label, plan_dir in plans:
         warm_home = tempfile.mkdtemp(prefix='xdg-warm-', dir=workdir)
@@ -84,6 +98,8 @@ def measure_build(plans, runs, workdir):
             'heatplan cold': (_cold, hp, workdir),
             'heatplan warm': (timed, hp, env_warm),
         }
+        if before:
+            tools['heatplan before'] = (timed, before_argv(before) + hp[1:], None)
         names = list(tools)
         samples = {n: [] for n in names}
         loads = []
@@ -110,7 +126,7 @@ def _cold(argv, workdir):
 # ---------------------------------------------------------------------------
 # deploy
 
-def child(argv):
+def child(argv, before=None):
     """``heatplan ARGV`` in this process, timing every HTTP request to Heat.
 
     Writes {requests, heat_seconds, first_request_at (monotonic)} to
@@ -134,6 +150,9 @@ def child(argv):
             times['methods'].append('%s %s' % (method, url.split('?')[0][-60:]))
 
     session.Session.request = request
+    if before:
+        sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]
+        sys.path.insert(0, before)
     from heatplan.cli import app
 
     try:
@@ -144,7 +163,7 @@ def child(argv):
     return rc
 
 
-def measure_deploy(plans, runs, workdir):
+def measure_deploy(plans, runs, workdir, before=None):
     sys.path.insert(0, HERE)
     import e2e
 
@@ -167,13 +186,16 @@ def measure_deploy(plans, runs, workdir):
                     '--allow-replace', '--allow-delete', '--wait-timeout', '600']
             first = timed(base, env=env)
             samples = {'warm': [], '--no-cache': []}
+            if before:
+                samples['before'] = []
             loads = []
             for i in range(runs):
-                order = ('warm', '--no-cache') if i % 2 == 0 else ('--no-cache', 'warm')
-                for kind in order:
+                kinds = list(samples)
+                for kind in kinds[i % len(kinds):] + kinds[:i % len(kinds)]:
                     samples[kind].append(_deploy_sample(
                         plan_dir, stack, status.url, env, workdir,
-                        ['--no-cache'] if kind == '--no-cache' else []))
+                        ['--no-cache'] if kind == '--no-cache' else [],
+                        before if kind == 'before' else None))
                 loads.append(load())
             out[label] = {'first_deploy': first['wall'], 'samples': samples, 'load': loads}
             shutil.rmtree(home, ignore_errors=True)
@@ -182,11 +204,12 @@ def measure_deploy(plans, runs, workdir):
     return out
 
 
-def _deploy_sample(plan_dir, stack, url, env, workdir, extra):
+def _deploy_sample(plan_dir, stack, url, env, workdir, extra, before=None):
     fd, times_path = tempfile.mkstemp(prefix='heat-times-', dir=workdir)
     os.close(fd)
     env = dict(env, BENCH_HEAT_TIMES=times_path)
-    argv = [sys.executable, os.path.abspath(__file__), 'child', '--', 'deploy', plan_dir,
+    argv = [sys.executable, os.path.abspath(__file__), 'child'] + (
+        ['--before', before] if before else []) + ['--', 'deploy', plan_dir,
             '--stack', stack, '--heat-url', url, '--max-body-bytes', '0',
             '--max-files', '1000000', '-f', 'json'] + extra
     started = time.monotonic()
@@ -213,21 +236,27 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ['child']:
         rest = argv[1:]
+        before = None
+        if rest[:1] == ['--before']:
+            before, rest = rest[1], rest[2:]
         if rest[:1] == ['--']:
             rest = rest[1:]
-        return child(rest)
+        return child(rest, before)
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('what', choices=('build', 'deploy'))
     parser.add_argument('--plan', action='append', default=[], metavar='LABEL=DIR')
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--workdir', required=True)
+    parser.add_argument('--before', metavar='DIR',
+                        help='also time heatplan from the checkout DIR (a directory '
+                             'holding an older heatplan package): the "before" figures')
     args = parser.parse_args(argv)
     os.makedirs(args.workdir, exist_ok=True)
     plans = [tuple(p.split('=', 1)) for p in args.plan]
     if args.what == 'build':
-        out = measure_build(plans, args.runs, args.workdir)
+        out = measure_build(plans, args.runs, args.workdir, args.before)
     else:
-        out = measure_deploy(plans, args.runs, args.workdir)
+        out = measure_deploy(plans, args.runs, args.workdir, args.before)
     json.dump(out, sys.stdout)
     sys.stdout.write('\n')
     return 0
