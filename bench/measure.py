@@ -273,6 +273,20 @@ def time_tool(name, plan_dir, runs, warmup=1, floor_files='tree'):
 
 
 def _maxrss_bytes():
+    """This process's peak RSS.
+
+    On Linux, VmHWM of /proc/self/status: ``ru_maxrss`` also counts the
+    memory of the process before its exec (the parent's, for a forked child),
+    so under a parent larger than the measured work (bench/run.py holding the
+    THT plan) every delta read 0.
+    """
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == 'darwin' else rss * 1024
 
