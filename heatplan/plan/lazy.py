@@ -35,9 +35,11 @@ class LazyPlan:
             plan = self._build()
             if plan.digest != self.digest:
                 raise errors.PlanError(
-                    'the plan summary in the analysis cache gave digest %s but assembling '
-                    'the plan gives %s; nothing was sent' % (self.digest, plan.digest),
-                    hint='run again with --no-cache (or HEATPLAN_NO_CACHE=1) and report '
-                         'this as a heatplan bug')
+                    'the plan changed while heatplan read it: its files hashed to digest '
+                    '%s, and assembling them now gives %s; nothing was sent'
+                    % (self.digest, plan.digest),
+                    hint='run the command again once nothing writes to the plan; if it '
+                         'happens again with an unchanging plan, run it with --no-cache '
+                         '(or HEATPLAN_NO_CACHE=1) and report it as a heatplan bug')
             self._plan = plan
         return getattr(self._plan, name)

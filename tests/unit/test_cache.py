@@ -311,3 +311,19 @@ def test_the_cache_is_capped(tmp_path, monkeypatch):
         run(write_plan(tmp_path, ['nested'], [], name='plan%d' % i))
     root = os.path.join(os.environ['XDG_CACHE_HOME'], 'heatplan', 'analysis')
     assert len([n for n in os.listdir(root) if n.startswith('pack-')]) == 1
+
+
+def test_a_plan_that_changes_between_summary_and_body_is_refused(tmp_path):
+    # the summary said digest A; the files changed before the body was built:
+    # nothing may go out under the wrong digest
+    from heatplan import errors
+
+    plan_dir = write_plan(tmp_path, ['nested'], [])
+    opts = actions.PlanOptions(plan_dir, cache=True)
+    actions.prepare_plan(opts)
+    _src, quick = actions.prepare_plan(opts)
+    assert isinstance(quick, lazy.LazyPlan)
+    with open(os.path.join(plan_dir, 'lib', 'nested.yaml'), 'a') as f:
+        f.write('# edited meanwhile\n')
+    with pytest.raises(errors.PlanError, match='changed while heatplan read it'):
+        _body = quick.body  # noqa: F841 (building it is the point)
