@@ -116,8 +116,8 @@ class Bench:
 
     # -- heatplan ---------------------------------------------------------
     def heatplan(self, plan_dir, stack, deploy_id):
-        from heatplan import actions
         from heatplan.actions import deploy
+        from heatplan.actions import plan as actions
         from heatplan.plan import source
 
         opts = actions.PlanOptions(

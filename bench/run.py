@@ -15,7 +15,19 @@ Figures (median [min-max] of several runs):
 4. end to end on the local Heat: heatplan deploy vs heatclient create/update;
 5. export of the 1,000-file plan from its stack;
 6. peak RSS of assembling the 5,000-file plan;
-7. assembly time per file across plan sizes.
+7. assembly time per file across plan sizes;
+
+and whole processes as users run them (``bench/wholeproc.py``):
+
+W1. ``heatplan build`` (without the analysis cache, with an empty one, with a
+    warm one) against python-heatclient's assembly as a script: wall, CPU,
+    peak RSS;
+W2. ``heatplan deploy`` of an unchanged plan on the local Heat: wall, time
+    waiting for Heat, heatplan's own time.
+
+``--before DIR`` adds, to W1 and W2, the heatplan package of an older
+checkout (``git archive REV heatplan | tar -x -C DIR``): before and after,
+side by side in the same run.
 
 The assembly figures (1-3) also cover (unless ``--no-tht``)
 a real plan: the tripleo-heat-templates 18.0.0 overcloud plan of
@@ -270,6 +282,34 @@ def measure_e2e(plans, e2e_plans, runs, large_runs, export_label, export_runs, w
     return out
 
 
+def measure_wholeproc(plans, labels, runs, workdir, before=None):
+    """Whole-process ``heatplan build`` (no cache, cold, warm) against heatclient's script."""
+    if not labels:
+        return None
+    args = ['bench/wholeproc.py', 'build', '--runs', str(runs), '--workdir',
+            os.path.join(workdir, 'wholeproc')] + (['--before', before] if before else [])
+    for label in labels:
+        args += ['--plan', '%s=%s' % (label, plans[label])]
+    t0 = time.perf_counter()
+    out = sub(args, timeout=3600)
+    log('whole-process build (%s): %.0f s' % (', '.join(labels), time.perf_counter() - t0))
+    return out
+
+
+def measure_unchanged(plans, labels, runs, workdir, before=None):
+    """Whole-process ``heatplan deploy`` of an unchanged plan on the local Heat."""
+    if not labels:
+        return None
+    args = ['bench/wholeproc.py', 'deploy', '--runs', str(runs), '--workdir',
+            os.path.join(workdir, 'unchanged')] + (['--before', before] if before else [])
+    for label in labels:
+        args += ['--plan', '%s=%s' % (label, plans[label])]
+    t0 = time.perf_counter()
+    out = sub(args, timeout=3600)
+    log('unchanged deploy (%s): %.0f s' % (', '.join(labels), time.perf_counter() - t0))
+    return out
+
+
 def profile(plans, label):
     return sub(['bench/measure.py', 'profile', 'heatplan', plans[label]])['profile']
 
@@ -380,6 +420,84 @@ def report(res):
     add(table(('plan', 'heatplan', 'heatclient', 'hp/hc', 'hp files map', 'hc files map'),
               rows))
 
+    whole = res.get('wholeproc')
+    add('')
+    add('W1. Whole process: heatplan build PLAN -o /dev/null vs heatclient\'s assembly as a '
+        'script (bench/measure.py script: template_utils + the request body as its HTTP layer '
+        'serialises it); fresh processes, tools in rotating order; wall s, CPU s (user+sys), '
+        'peak RSS')
+    if not whole:
+        add('  (skipped)')
+    else:
+        rows = []
+        for label, data in whole.items():
+            sm = data['samples']
+            hc = sm['heatclient']
+            hc_cpu = stats([x['cpu'] for x in hc])['median']
+            hc_wall = stats([x['wall'] for x in hc])['median']
+            hc_rss = max(x['maxrss'] for x in hc)
+            asm_hp = None
+            if label in asm:
+                asm_hp = stats([r['total'] for r in asm[label]['heatplan']['runs']])['median']
+            for tool in ('heatclient', 'heatplan before', 'heatplan --no-cache',
+                         'heatplan cold', 'heatplan warm'):
+                xs = sm.get(tool)
+                if not xs:
+                    continue
+                wall = stats([x['wall'] for x in xs])
+                cpu = stats([x['cpu'] for x in xs])
+                rss = max(x['maxrss'] for x in xs)
+                rows.append((label, tool, cell(wall), cell(cpu), fbytes(rss),
+                             '-' if tool == 'heatclient' else fr(ratio(hc_cpu, cpu['median'])),
+                             '-' if tool == 'heatclient' else fr(ratio(hc_wall,
+                                                                       wall['median'])),
+                             fs(asm_hp) if tool == 'heatplan --no-cache' else '',
+                             fr(stats(data['load'])['median'], '') if tool == 'heatclient'
+                             else ''))
+                if label in TARGET_PLANS and tool not in ('heatclient', 'heatplan before'):
+                    if label == '1000':
+                        targets.append(('W1', '%s files: %s >= 3x faster than heatclient '
+                                        '(whole process, CPU)' % (label, tool),
+                                        ratio(hc_cpu, cpu['median']) >= 3,
+                                        fr(ratio(hc_cpu, cpu['median']))))
+                    targets.append(('W1', '%s files: %s peak RSS <= heatclient\'s (%s)'
+                                    % (label, tool, fbytes(hc_rss)), rss <= hc_rss,
+                                    fbytes(rss)))
+        add(table(('plan', 'tool', 'wall', 'CPU', 'peak RSS', 'hc/hp CPU', 'hc/hp wall',
+                   'in-process', 'load'), rows))
+        add('  (in-process: the same build measured inside one process, figure 2; cold: an')
+        add('  empty cache directory, filled by the run; warm: the cache a previous run left)')
+
+    unchanged = res.get('unchanged')
+    add('')
+    add('W2. Whole process: heatplan deploy of an unchanged plan on the local Heat ("unchanged"; '
+        'own = wall - time waiting for Heat\'s answers)')
+    if not unchanged:
+        add('  (skipped)')
+    else:
+        rows = []
+        for label, data in unchanged.items():
+            for kind in ('before', '--no-cache', 'warm'):
+                xs = data['samples'].get(kind)
+                if not xs:
+                    continue
+                own = stats([x['own'] for x in xs])
+                rows.append((label, kind, cell(stats([x['wall'] for x in xs])),
+                             cell(stats([x['heat'] for x in xs])), cell(own),
+                             cell(stats([x['cpu'] for x in xs])),
+                             fbytes(max(x['maxrss'] for x in xs)),
+                             '%d' % stats([x['requests'] for x in xs])['median'],
+                             fr(stats(data['load'])['median'], '') if kind == 'warm' else ''))
+                if label == '5000' and kind == 'warm':
+                    targets.append(('W2', 'unchanged 5000-file redeploy: heatplan\'s own time '
+                                    '<= 0.3 s', own['median'] <= 0.3,
+                                    fs(own['median']) + ' s'))
+        add(table(('plan', 'cache', 'wall', 'waiting for Heat', 'own', 'CPU', 'peak RSS',
+                   'requests', 'load'), rows))
+        add('  before: the heatplan of --before (no cache; it also read the deployed files map)')
+        add('  requests: reading the stack and its revision records (the deployed digest);')
+        add('  warm: the plan summary cached (files read and hashed, nothing analysed, no body)')
+
     e2e = res.get('e2e')
     add('')
     add('4. End to end on the local Heat: source -> COMPLETE (heatplan deploy with its '
@@ -396,8 +514,14 @@ def report(res):
                 hp = stats([r['seconds'] for r in hp_runs])
                 hc = stats([r['seconds'] for r in hc_runs])
                 over = ratio(hp['median'], hc['median']) - 1 if hp and hc else None
+                paired = stats([a['seconds'] / b['seconds'] - 1
+                                for a, b in zip(hp_runs, hc_runs, strict=False)
+                                if a.get('seconds') and b.get('seconds')])
                 rows.append((label, op, cell(hp), cell(hc),
                              '-' if over is None else '%+.0f%%' % (100 * over),
+                             '-' if paired is None else '%+.0f%% [%+.0f%%..%+.0f%%] (%d)' % (
+                                 100 * paired['median'], 100 * paired['min'],
+                                 100 * paired['max'], paired['n']),
                              '%d / %d' % (stats([r.get('requests', 0) for r in hp_runs])
                                           ['median'],
                                           stats([r.get('requests', 0) for r in hc_runs])
@@ -410,7 +534,8 @@ def report(res):
                                 None if over is None else over <= 0.10,
                                 '-' if over is None else '%+.0f%%' % (100 * over)))
         add(table(('plan', 'op', 'heatplan', 'heatclient', 'overhead',
-                   'requests hp/hc', 'sent hp/hc'), rows))
+                   'paired runs: median [min..max] (n)', 'requests hp/hc', 'sent hp/hc'),
+                  rows))
         add('  Heat paces nested stacks by the second, so one deploy varies by about 1 s;')
         add('  the time heatplan spends outside the create/update + wait that heatclient also')
         add('  does (its build_plan beyond heatclient\'s assembly, the revision record, the')
@@ -552,15 +677,27 @@ def main(argv=None):
                         help='timed runs for plans of 5,000+ files (default: %(default)s)')
     parser.add_argument('--e2e-plans', default='100,1000',
                         help='plans deployed end to end; "" to skip (default: %(default)s)')
-    parser.add_argument('--e2e-runs', type=int, default=4,
+    parser.add_argument('--e2e-runs', type=int, default=6,
                         help='deploys per tool and operation, first e2e plan '
                              '(default: %(default)s)')
-    parser.add_argument('--e2e-runs-large', type=int, default=3,
+    parser.add_argument('--e2e-runs-large', type=int, default=5,
                         help='the same for the other e2e plans (default: %(default)s)')
     parser.add_argument('--export-runs', type=int, default=5)
     parser.add_argument('--memory-plans', default='5000',
                         help='plans whose peak RSS is measured (default: %(default)s)')
     parser.add_argument('--poll', type=float, default=0.2)
+    parser.add_argument('--wholeproc-plans', default='100,1000,5000,tht',
+                        help='plans whose whole-process build is timed; "" to skip '
+                             '(default: %(default)s)')
+    parser.add_argument('--wholeproc-runs', type=int, default=5,
+                        help='runs per tool of each whole-process figure (default: '
+                             '%(default)s)')
+    parser.add_argument('--before', metavar='DIR',
+                        help='also time whole processes of the heatplan package in DIR (an '
+                             'older checkout: git archive REV heatplan | tar -x -C DIR)')
+    parser.add_argument('--unchanged-plans', default='1000,5000',
+                        help='plans deployed once, then redeployed unchanged (whole '
+                             'process); "" to skip (default: %(default)s)')
     parser.add_argument('--profile', action='store_true',
                         help='also cProfile heatplan on the largest plan, and time it '
                              'with the cyclic GC disabled (what-if)')
@@ -579,6 +716,7 @@ def main(argv=None):
     if args.quick:
         args.sizes, args.runs, args.runs_large = '100,1000', 3, 3
         args.e2e_plans, args.e2e_runs, args.memory_plans = '100', 1, '1000'
+        args.wholeproc_plans, args.wholeproc_runs, args.unchanged_plans = '1000', 3, '1000'
     started = time.perf_counter()
     sizes = [int(s) for s in args.sizes.split(',') if s]
     e2e_plans = [s for s in args.e2e_plans.split(',') if s]
@@ -595,6 +733,12 @@ def main(argv=None):
         res['plans'] = infos
         res['assembly'] = measure_assembly(plans, infos, args.runs, args.runs_large)
         res['memory'] = measure_memory(plans, memory_plans)
+        res['wholeproc'] = measure_wholeproc(
+            plans, [p for p in args.wholeproc_plans.split(',') if p in plans],
+            args.wholeproc_runs, workdir, args.before)
+        res['unchanged'] = measure_unchanged(
+            plans, [p for p in args.unchanged_plans.split(',') if p in plans],
+            args.wholeproc_runs, workdir, args.before)
         res['e2e'] = None
         if e2e_plans:
             export = '1000' if '1000' in e2e_plans else None

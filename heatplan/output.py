@@ -32,12 +32,22 @@ def describe(mode):
     return 'a special file'
 
 
+def _pieces(data):
+    """``data`` as a sequence of bytes pieces: bytes, or an iterable of bytes."""
+    return (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
+
+
 def atomic_write(path, data, stdout=None):
-    """Write ``data`` (bytes) to ``path`` following the module's rule."""
+    """Write ``data`` (bytes, or an iterable of bytes pieces) to ``path``.
+
+    Follows the module's rule; pieces are written as they come (a large
+    output is never held whole).
+    """
     if path == '-':
         stream = stdout or sys.stdout
         stream = getattr(stream, 'buffer', stream)
-        stream.write(data)
+        for piece in _pieces(data):
+            stream.write(piece)
         stream.flush()
         return
     try:
@@ -82,10 +92,11 @@ def _write_through(path, data, shown):
     except OSError as exc:
         raise errors.OutputError('%s: cannot write: %s' % (shown, exc.strerror))
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        for piece in _pieces(data):
+            view = memoryview(piece)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
     except OSError as exc:
         raise errors.OutputError('%s: cannot write: %s' % (shown, exc.strerror))
     finally:
@@ -103,17 +114,25 @@ def _replace(path, data):
         raise errors.OutputError('%s: cannot write: %s' % (path, exc.strerror))
     try:
         with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+            for piece in _pieces(data):
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise errors.OutputError('%s: cannot write: %s' % (path, exc.strerror))
+    except BaseException:  # a piece failed to come (or Ctrl-C): no half file left
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _umask():

@@ -236,8 +236,9 @@ class _Run:
 
 def _deploy(adapter, plan, opts, reporter, flight):
     run = _prepare(adapter, plan, opts, reporter)
-    if run.result.outcome == 'unchanged' and _unchanged_answer(run, plan, opts):
+    if _unchanged_answer(run, plan, opts):
         return run.result
+    _compare(adapter, run, plan)
     for message in opts.notes:
         guard.note(run.result, reporter, message)
     guard.report_shadowing(plan, opts, reporter, run.result, run.changes)
@@ -297,11 +298,18 @@ def _prepare(adapter, plan, opts, reporter):
                 % (opts.stack, have if current else 'none (never deployed)',
                    opts.expect_revision),
                 hint='review "heatplan history %s" and deploy again' % opts.stack)
-    old_manifest = deployed_manifest(adapter, stack)
-    changes = compare.compare_manifests(old_manifest, plan.manifest)
-    result = DeployResult('unchanged', opts.stack, plan.digest, changes=changes)
-    return _Run(st, stack, records, next_rev, current, old_manifest, changes, result,
+    # An unchanged plan is decided on the digest alone (_unchanged_answer):
+    # no files map read, no request body built; _compare reads them after.
+    result = DeployResult('unchanged', opts.stack, plan.digest, changes=compare.PlanChanges())
+    return _Run(st, stack, records, next_rev, current, None, result.changes, result,
                 started=started)
+
+
+def _compare(adapter, run, plan):
+    """The deployed plan's manifest, and what this plan changes against it."""
+    run.old_manifest = deployed_manifest(adapter, run.stack)
+    run.changes = compare.compare_manifests(run.old_manifest, plan.manifest)
+    run.result.changes = run.changes
 
 
 def _unchanged_answer(run, plan, opts):

@@ -6,6 +6,7 @@ parsing and no printing here.
 
 import dataclasses
 import json
+import os
 
 from heatplan import errors
 from heatplan import lint as lint_mod
@@ -31,6 +32,9 @@ class PlanOptions:
     max_body_bytes: int = lint_mod.DEFAULT_MAX_BODY_BYTES
     strict: bool = False           # --strict: warnings are errors
     ignore: list = None            # --ignore CODE ...: rules not reported
+    #: use the per-file analysis cache (heatplan.plan.cache); the CLI turns it
+    #: on unless --no-cache / HEATPLAN_NO_CACHE
+    cache: bool = False
 
 
 def open_plan(opts):
@@ -39,6 +43,19 @@ def open_plan(opts):
         src, template=opts.template, environments=opts.environments,
         parameters=opts.parameters, parameter_files=opts.parameter_files)
     return src, d
+
+
+def open_cache(src, opts):
+    """The analysis cache ``opts`` asks for, or None (off, or not safely usable)."""
+    if not opts.cache:
+        return None
+    from heatplan.plan import cache as cache_mod
+
+    if cache_mod.disabled_by_environment():
+        return None
+    root = getattr(src, 'root', None)
+    return cache_mod.AnalysisCache.open(
+        plan_root=root, source_id=root or os.path.realpath(src.label))
 
 
 @dataclasses.dataclass
@@ -64,8 +81,12 @@ def lint_plan(opts):
     """Read, analyse, lint and (when no error is left) assemble the plan."""
     src, d = open_plan(opts)
     policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
-    an = assemble.analyze(src, d)
+    cache = open_cache(src, opts)
+    an = assemble.analyze(src, d, cache=cache)
+    if cache is not None:
+        cache.finish()
     lint_mod.lint(an)
+    found = list(an.diagnostics)
     an.diagnostics, ignored = policy.apply(an.diagnostics)
     result = LintResult(an.diagnostics, ignored, source=src)
     if result.errors:
@@ -77,7 +98,56 @@ def lint_plan(opts):
     plan.diagnostics = list(result.diagnostics)
     if not result.errors:
         result.plan = plan
+    if cache is not None and _summarisable(src, plan):
+        cache.store_summary(d, _files_read(an, src), plan.digest, plan.body_size, found)
     return result
+
+
+def _summarisable(src, plan):
+    """A plan summary answers only for directories (an archive's skipped members
+    count in lint) and plans whose digest holds no hidden value."""
+    return isinstance(src, source_mod.DirectorySource) and \
+        not plan.manifest.get('hidden_parameters')
+
+
+def _files_read(an, src):
+    """``[(key, sha256)]`` of every file the assembly read, parameter files included."""
+    import hashlib
+
+    files = [(k, pf.sha256) for k, pf in an.files.items()]
+    for key in sorted(set(an.definition.parameter_files.values()) - set(an.files)):
+        files.append((key, hashlib.sha256(src.read_bytes(key)).hexdigest()))
+    return files
+
+
+def prepare_plan(opts):
+    """:func:`build_plan` for deploy: ``(src, plan)``, the body built only if needed.
+
+    With the cache on, a directory plan whose every file has the bytes a
+    stored plan summary lists (read again, hashed) is known by its digest,
+    lint findings and body size without any file being analysed: the plan
+    returned (a :class:`heatplan.plan.lazy.LazyPlan`) builds the request body
+    the first time it is asked for it.  A deploy that finds the digest
+    deployed never asks.
+    """
+    src, d = open_plan(opts)
+    cache = open_cache(src, opts)
+    if cache is None or not isinstance(src, source_mod.DirectorySource):
+        return build_plan(opts)
+    summary = cache.plan_summary(src, d)
+    if summary is None:
+        return build_plan(opts)
+    from heatplan.plan import lazy
+
+    policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
+    kept, _ignored = policy.apply(summary['diagnostics'])
+    plan = lazy.LazyPlan(d, summary['digest'], summary['body_size'], kept,
+                         lambda: build_plan(opts)[1])
+    body, _body_ignored = policy.apply(lint_mod.check_body(plan, opts.max_body_bytes))
+    plan.diagnostics = sorted(kept + body, key=diag.Diagnostic.sort_key)
+    if any(x.severity == diag.ERROR for x in plan.diagnostics):
+        return build_plan(opts)   # the full assembly reports them
+    return src, plan
 
 
 def validate(opts):
@@ -126,6 +196,17 @@ def build(opts, out=None):
 def document(plan):
     """The ``heatplan build`` output: digest plus the exact request body."""
     return json.dumps({'digest': plan.digest, 'body': plan.body}, sort_keys=True)
+
+
+def document_pieces(plan, body_only=False):
+    """:func:`document` (or, ``body_only``, the body's JSON) as UTF-8 pieces and a newline.
+
+    The same bytes as ``(document(plan) + '\\n').encode()``, never held whole.
+    """
+    from heatplan.plan import jsonstream
+
+    obj = plan.body if body_only else {'digest': plan.digest, 'body': plan.body}
+    return jsonstream.encoded(jsonstream.chunks(obj), end='\n')
 
 
 def package(opts, out, stdout=None):

@@ -21,6 +21,9 @@ class OwnCommandManager(commandmanager.CommandManager):
     scans entry points as it always does.)
     """
 
+    #: heatplan's commands read their cliff hooks the same way (cli/base.py)
+    own_entry_points = True
+
     def load_commands(self, namespace):
         try:
             eps = importlib.metadata.distribution('heatplan').entry_points

@@ -1,6 +1,7 @@
 """Plan verbs that need no Heat: build, package, validate."""
 
 import json
+import os
 import sys
 
 from heatplan import errors
@@ -54,6 +55,11 @@ def add_plan_arguments(parser, source_optional=False):
         'faithfully) stop the command; warnings do not. A heatplan.yaml "lint:" '
         'section (strict, ignore) sets the same for the plan; these flags add to it. '
         'Codes: "heatplan lint rules".')
+    caps.add_argument('--no-cache', action='store_true',
+                      default=os.environ.get('HEATPLAN_NO_CACHE', '').strip().lower() in
+                      ('1', 'true', 'yes', 'on'),
+                      help='do not use the per-file analysis cache in '
+                           '$XDG_CACHE_HOME/heatplan (env HEATPLAN_NO_CACHE=1)')
     checks.add_argument('--strict', action='store_true',
                         help='treat warnings as errors (for CI pipelines)')
     checks.add_argument('--ignore', metavar='CODE', action='append', default=[],
@@ -98,6 +104,7 @@ def plan_options(parsed_args):
         max_body_bytes=parsed_args.max_body_bytes,
         strict=getattr(parsed_args, 'strict', False),
         ignore=list(getattr(parsed_args, 'ignore', None) or ()),
+        cache=not getattr(parsed_args, 'no_cache', False),
     )
 
 
@@ -130,15 +137,23 @@ class Build(base.Command):
         report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = plan_actions.masked(plan)
-        text = plan.body_json() if parsed_args.body_only else plan_actions.document(plan)
+        # written piece by piece: the JSON text (as large as the plan) is never whole
+        pieces = plan_actions.document_pieces(plan, body_only=parsed_args.body_only)
         if parsed_args.output and parsed_args.output != '-':
             from heatplan import output
 
-            output.atomic_write(parsed_args.output, (text + '\n').encode('utf-8'))
+            output.atomic_write(parsed_args.output, pieces)
             self.app.stdout.write('%s: %d files, %d bytes, %s\n' % (
                 parsed_args.output, len(plan.body['files']), plan.body_size, plan.digest))
         else:
-            self.app.stdout.write(text + '\n')
+            self.app.stdout.flush()
+            out = getattr(self.app.stdout, 'buffer', None)
+            for piece in pieces:
+                if out is not None:
+                    out.write(piece)
+                else:
+                    self.app.stdout.write(piece.decode('utf-8'))
+            (out or self.app.stdout).flush()
         return 0
 
 

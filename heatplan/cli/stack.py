@@ -310,7 +310,9 @@ class Deploy(base.Command):
             vcs.explicit(parsed_args.vcs_revision)
         parsed_args.max_body_bytes = connect.max_body_bytes(parsed_args)
         plan_opts = plan_cli.plan_options(parsed_args)
-        src, plan = plan_actions.build_plan(plan_opts)
+        # an unchanged plan (the plan summary cached) is known by its digest:
+        # its body is built only if the deploy needs it
+        src, plan = plan_actions.prepare_plan(plan_opts)
         plan_cli.report_warnings(plan)
         adapter = connect.get_adapter(self.app, parsed_args)
         reporter = CliReporter()

@@ -248,9 +248,16 @@ class DirectorySource(PlanSource):
         self._check_size(key, st.st_size)
         fd = self._open_confined(key, real)
         with os.fdopen(fd, 'rb') as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # raced
+            fst = os.fstat(f.fileno())
+            if not stat.S_ISREG(fst.st_mode):  # raced
                 raise errors.SourceError('%s changed while being read' % key)
-            data = f.read(self.limits.max_file_bytes + 1)
+            # read(n) allocates n bytes first: ask for the file's size (and one
+            # byte more, to see it grow), not the cap (16 MiB per file was
+            # most of reading a plan of small files)
+            cap = self.limits.max_file_bytes + 1
+            data = f.read(min(fst.st_size + 1, cap))
+            if len(data) > fst.st_size and len(data) < cap:  # grew meanwhile
+                data += f.read(cap - len(data))
         self._check_size(key, len(data))
         return data
 

@@ -41,6 +41,18 @@ def pytest_configure(config):
         plans.RUN_TAG = '-' + secrets.token_hex(3)
 
 
+@pytest.fixture(autouse=True, scope='session')
+def _own_cache_home(tmp_path_factory):
+    """The CLI's analysis cache (heatplan.plan.cache) in a directory of the run's own."""
+    old = os.environ.get('XDG_CACHE_HOME')
+    os.environ['XDG_CACHE_HOME'] = str(tmp_path_factory.mktemp('xdg-cache'))
+    yield
+    if old is None:
+        os.environ.pop('XDG_CACHE_HOME', None)
+    else:
+        os.environ['XDG_CACHE_HOME'] = old
+
+
 def pytest_collection_modifyitems(config, items):
     if not CLOUD:
         return

@@ -110,6 +110,39 @@ def test_create_update_unchanged_force(adapter, name, tmp_path):
         (1, 'superseded'), (2, 'superseded'), (3, 'deployed')]
 
 
+def test_unchanged_is_decided_on_the_digest_without_the_files_map_or_a_body(
+        adapter, name, tmp_path, monkeypatch):
+    # issue 18: the deploy of an unchanged plan reads the stack and its records
+    # (the deployed digest) and nothing more; with the plan summary cached,
+    # the request body is never built
+    from heatplan.actions import plan as actions
+    from heatplan.plan import lazy
+
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    plan_dir = plans.make_plan(tmp_path, 'v1')
+    popts = actions.PlanOptions(plan_dir, cache=True)
+    _src, first = actions.prepare_plan(popts)
+    assert not isinstance(first, lazy.LazyPlan)     # nothing cached yet
+    assert deploy.deploy(adapter, first, opts(name)).outcome == 'created'
+    _src, again = actions.prepare_plan(popts)
+    assert isinstance(again, lazy.LazyPlan) and again.digest == first.digest
+    calls = []
+    for method in ('get_files', 'preview_update', 'update_stack', 'create_stack'):
+        real = getattr(adapter, method)
+        monkeypatch.setattr(adapter, method, lambda *a, _m=method, _r=real, **kw: (
+            calls.append(_m), _r(*a, **kw))[1])
+    result = deploy.deploy(adapter, again, opts(name))
+    assert (result.outcome, result.revision) == ('unchanged', 1)
+    assert result.changes.empty
+    assert calls == [] and not again.built
+    # a changed plan builds its body and deploys it
+    with open(os.path.join(plan_dir, 'files', 'data.txt'), 'a') as f:
+        f.write('more\n')
+    _src, changed = actions.prepare_plan(popts)
+    assert deploy.deploy(adapter, changed, opts(name)).outcome == 'updated'
+    assert 'get_files' in calls and 'update_stack' in calls
+
+
 def test_cli_create_update_unchanged_force(cli, adapter, name, tmp_path):
     v1 = plans.make_plan(tmp_path, 'v1')
     v2 = plans.make_plan(tmp_path, 'v2', data='second version\n')

@@ -164,3 +164,10 @@ def template(resources=None, parameters=None, outputs=None, extra=''):
     if outputs:
         text += 'outputs:\n' + outputs
     return text + extra
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_home(tmp_path_factory, monkeypatch):
+    """The CLI's analysis cache (heatplan.plan.cache) in a directory of the test's own."""
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.mktemp('xdg-cache')))
+    monkeypatch.delenv('HEATPLAN_NO_CACHE', raising=False)

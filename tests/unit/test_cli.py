@@ -400,3 +400,46 @@ def test_a_malformed_key_value_is_refused_at_parse_time_without_echoing_it(
 def test_an_empty_parameter_name_is_refused_at_parse_time(plan_dir, capsys):
     rc, _out, err = run(['build', '--parameter', '=x', plan_dir(PLAN)], capsys)
     assert rc == 2 and 'empty name' in err
+
+
+def test_commands_load_their_hooks_without_scanning_every_distribution(monkeypatch):
+    # issue 18: cliff's Command.__init__ asked stevedore for the hooks of
+    # "heatplan.cli.<verb>" (rebuilding its cache of every distribution's
+    # entry points) and get_epilog mapped every installed file to its
+    # distribution: 0.15-0.3 s of every command
+    from cliff import command as cliff_command
+    from stevedore import extension
+
+    from heatplan.cli import plan as plan_cli
+
+    def no_scan(*a, **kw):
+        raise AssertionError('scanned every distribution')
+
+    monkeypatch.setattr(extension.ExtensionManager, '__init__', no_scan)
+    monkeypatch.setattr(cliff_command, 'packages_distributions', no_scan)
+    monkeypatch.setattr(cliff_command, '_dists_by_mods', None)
+    shell = app.HeatplanApp()
+    cmd = plan_cli.Build(shell, None, cmd_name='build')
+    assert list(cmd._hooks) == []
+    parser = cmd.get_parser('heatplan build')
+    assert 'plugin' not in (parser.epilog or '')
+
+
+def test_outside_heatplans_app_cliff_loads_hooks_its_own_way(monkeypatch):
+    # inside openstackclient the command keeps cliff's behaviour
+    import types
+
+    from stevedore import extension
+
+    from heatplan.cli import plan as plan_cli
+
+    seen = []
+
+    def record(self, namespace, **kw):
+        seen.append(namespace)
+        self.extensions = []
+
+    monkeypatch.setattr(extension.ExtensionManager, '__init__', record)
+    osc = types.SimpleNamespace(command_manager=types.SimpleNamespace(namespace='openstack.cli'))
+    plan_cli.Build(osc, None, cmd_name='stack plan build')
+    assert seen == ['openstack.cli.stack_plan_build']
