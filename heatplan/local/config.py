@@ -267,7 +267,12 @@ def render_conf(paths, host, port, limits=None, debug=False):
     ]
     for name in sorted(values):
         lines.append('%s = %d' % (name, int(values[name])))
-    lines += [
+    return '\n'.join(lines + _other_sections(paths))
+
+
+def _other_sections(paths):
+    """heat.conf after [DEFAULT]: the database, the noauth API, no notifications."""
+    return [
         '',
         '[database]',
         'connection = sqlite:///%s' % paths.database,
@@ -287,7 +292,6 @@ def render_conf(paths, host, port, limits=None, debug=False):
         'enforce_new_defaults = false',
         '',
     ]
-    return '\n'.join(lines)
 
 
 def write_files(paths, host, port, limits=None, debug=False):

@@ -811,41 +811,14 @@ def build(an, parameter_values=None, hidden=None):
     d = an.definition
     if an.errors:
         raise errors.LintFailed(an.diagnostics)
-    texts = {}
-    entries = {}
-    for key in sorted(an.files):
-        pf = an.files[key]
-        new_text, edits = rewrite(pf.text, _file_rewrites(pf))
-        texts[key] = new_text
-        entry = {'sha256': pf.sha256, 'size': pf.size}
-        if edits:
-            entry['edits'] = edits
-        if pf.kind == 'definition':
-            entry['definition'] = True
-        entries[key] = entry
+    texts, entries = _rewritten_files(an)
     params = dict(d.parameters)
     if parameter_values:
         params.update(parameter_values)
     for name, key in sorted(d.parameter_files.items()):
         text, _raw = an.source.read_text(key)
         params[name] = text
-    generated = {}
-    envs = list(d.environments)
-    for gen_key, gen_text in d.inline_environments.items():
-        texts[gen_key] = gen_text
-        generated[gen_key] = {
-            'from': d.origin.split('+')[-1], 'section': 'environments',
-            'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
-    if d.plan_environment:
-        gen_text = _generated_env(an)
-        if gen_text is None and an.errors:
-            raise errors.LintFailed(an.diagnostics)
-        if gen_text is not None:
-            texts[d.generated_key] = gen_text
-            generated[d.generated_key] = {
-                'from': d.plan_environment, 'section': 'parameter_defaults',
-                'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
-            envs.append(d.generated_key)
+    envs, generated = _environments(an, texts)
     root_pf = an.files[d.template]
     hidden = {k for k in set(hidden or ()) | root_pf.hidden if k in params}
     for name in hidden:
@@ -881,6 +854,46 @@ def build(an, parameter_values=None, hidden=None):
         'parameters': params,
     }
     return Plan(d, dict(an.files), texts, manifest, digest, body, list(an.diagnostics))
+
+
+def _rewritten_files(an):
+    """``(texts, manifest entries)``: each file rewritten to canonical keys."""
+    texts = {}
+    entries = {}
+    for key in sorted(an.files):
+        pf = an.files[key]
+        new_text, edits = rewrite(pf.text, _file_rewrites(pf))
+        texts[key] = new_text
+        entry = {'sha256': pf.sha256, 'size': pf.size}
+        if edits:
+            entry['edits'] = edits
+        if pf.kind == 'definition':
+            entry['definition'] = True
+        entries[key] = entry
+    return texts, entries
+
+
+def _environments(an, texts):
+    """``(environment files in order, generated ones)``; generated texts go in ``texts``."""
+    d = an.definition
+    generated = {}
+    envs = list(d.environments)
+    for gen_key, gen_text in d.inline_environments.items():
+        texts[gen_key] = gen_text
+        generated[gen_key] = {
+            'from': d.origin.split('+')[-1], 'section': 'environments',
+            'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
+    if d.plan_environment:
+        gen_text = _generated_env(an)
+        if gen_text is None and an.errors:
+            raise errors.LintFailed(an.diagnostics)
+        if gen_text is not None:
+            texts[d.generated_key] = gen_text
+            generated[d.generated_key] = {
+                'from': d.plan_environment, 'section': 'parameter_defaults',
+                'sha256': hashlib.sha256(gen_text.encode('utf-8')).hexdigest()}
+            envs.append(d.generated_key)
+    return envs, generated
 
 
 def restore_files(files, manifest=None):

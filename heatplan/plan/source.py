@@ -462,43 +462,44 @@ class ArchiveSource(PlanSource):
                     raise errors.LimitExceeded(
                         '%s has more than %d members' % (self.label, self.limits.max_files),
                         hint='raise the cap with --max-files if this is expected')
-                if info.isdir():
-                    self._add(info.name, 'dir')
-                elif info.isreg():
-                    # info.size is the expanded size (a sparse member's too):
-                    # every cap is checked before the member is read
-                    self._check_size(info.name, info.size)
-                    total += info.size
-                    if total > self.limits.max_total_bytes:
-                        raise errors.LimitExceeded(
-                            '%s: contents add up to more than %d bytes'
-                            % (self.label, self.limits.max_total_bytes))
-                    if total > MiB and total > self.limits.max_expansion_ratio * \
-                            self._archive_bytes:
-                        raise errors.LimitExceeded(
-                            '%s expands more than %d times its size (an archive bomb%s?)'
-                            % (self.label, self.limits.max_expansion_ratio,
-                               ', sparse members' if info.issparse() else ''),
-                            hint='raise --max-expansion-ratio if this archive is genuine')
-                    f = tar.extractfile(info)
-                    data = f.read()
-                    if len(data) != info.size:
-                        raise errors.SourceError(
-                            '%s: member %r is truncated' % (self.label, info.name))
-                    self._add(info.name, 'file', data=data)
-                elif info.issym():
-                    self._add(info.name, 'symlink', target=info.linkname)
-                elif info.islnk():
-                    self._add_hard_link(info.name, info.linkname)
-                elif info.ischr() or info.isblk() or info.isfifo():
-                    self._add(info.name, 'bad', data='a %s, not a regular file' % (
-                        'fifo' if info.isfifo() else 'device file'))
-                else:
-                    self._add(info.name, 'bad', data='a member of unsupported tar type %r'
-                              % info.type)
+                total = self._tar_member(tar, info, total)
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise errors.SourceError(
                 '%s: truncated or corrupt archive: %s' % (self.label, exc))
+
+    def _tar_member(self, tar, info, total):
+        """Add one tar member (every cap checked before it is read); the new total."""
+        if info.isdir():
+            self._add(info.name, 'dir')
+        elif info.isreg():
+            # info.size is the expanded size (a sparse member's too):
+            # every cap is checked before the member is read
+            self._check_size(info.name, info.size)
+            total += info.size
+            if total > self.limits.max_total_bytes:
+                raise errors.LimitExceeded(
+                    '%s: contents add up to more than %d bytes'
+                    % (self.label, self.limits.max_total_bytes))
+            if total > MiB and total > self.limits.max_expansion_ratio * self._archive_bytes:
+                raise errors.LimitExceeded(
+                    '%s expands more than %d times its size (an archive bomb%s?)'
+                    % (self.label, self.limits.max_expansion_ratio,
+                       ', sparse members' if info.issparse() else ''),
+                    hint='raise --max-expansion-ratio if this archive is genuine')
+            data = tar.extractfile(info).read()
+            if len(data) != info.size:
+                raise errors.SourceError('%s: member %r is truncated' % (self.label, info.name))
+            self._add(info.name, 'file', data=data)
+        elif info.issym():
+            self._add(info.name, 'symlink', target=info.linkname)
+        elif info.islnk():
+            self._add_hard_link(info.name, info.linkname)
+        elif info.ischr() or info.isblk() or info.isfifo():
+            self._add(info.name, 'bad', data='a %s, not a regular file' % (
+                'fifo' if info.isfifo() else 'device file'))
+        else:
+            self._add(info.name, 'bad', data='a member of unsupported tar type %r' % info.type)
+        return total
 
     def _add_hard_link(self, name, linkname):
         """A tar hard link: the same checks as any member, then a copy of its target."""
@@ -551,27 +552,7 @@ class ArchiveSource(PlanSource):
         total = 0
         try:
             for info in infos:
-                mode = info.external_attr >> 16
-                if info.is_dir():
-                    self._add(info.filename, 'dir')
-                    continue
-                self._check_size(info.filename, info.file_size)
-                with zf.open(info) as f:
-                    content = f.read(self.limits.max_file_bytes + 1)
-                self._check_size(info.filename, len(content))
-                total += len(content)
-                if total > self.limits.max_total_bytes or (
-                        total > MiB and total > self.limits.max_expansion_ratio * len(data)):
-                    raise errors.LimitExceeded(
-                        '%s expands beyond its caps (an archive bomb?)' % self.label)
-                if stat.S_ISLNK(mode):
-                    self._add(info.filename, 'symlink', target=content.decode('utf-8', 'replace'))
-                elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
-                               or stat.S_ISSOCK(mode)):
-                    self._add(info.filename, 'bad', data='a device, fifo or socket, not a '
-                              'regular file')
-                else:
-                    self._add(info.filename, 'file', data=content)
+                total = self._zip_member(zf, info, total, len(data))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error,
                 IndexError, KeyError) as exc:
             raise errors.SourceError(
@@ -585,6 +566,31 @@ class ArchiveSource(PlanSource):
             raise errors.SourceError(
                 '%s: an encrypted (password-protected) zip member: %s' % (self.label, exc),
                 hint='plans are read from unencrypted archives')
+
+    def _zip_member(self, zf, info, total, archive_bytes):
+        """Add one zip member, read within its caps; the new total."""
+        mode = info.external_attr >> 16
+        if info.is_dir():
+            self._add(info.filename, 'dir')
+            return total
+        self._check_size(info.filename, info.file_size)
+        with zf.open(info) as f:
+            content = f.read(self.limits.max_file_bytes + 1)
+        self._check_size(info.filename, len(content))
+        total += len(content)
+        if total > self.limits.max_total_bytes or (
+                total > MiB and total > self.limits.max_expansion_ratio * archive_bytes):
+            raise errors.LimitExceeded(
+                '%s expands beyond its caps (an archive bomb?)' % self.label)
+        if stat.S_ISLNK(mode):
+            self._add(info.filename, 'symlink', target=content.decode('utf-8', 'replace'))
+        elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
+                       or stat.S_ISSOCK(mode)):
+            self._add(info.filename, 'bad', data='a device, fifo or socket, not a '
+                      'regular file')
+        else:
+            self._add(info.filename, 'file', data=content)
+        return total
 
     def _strip_single_top(self):
         tops = {k.split('/', 1)[0] for k in self._members}
