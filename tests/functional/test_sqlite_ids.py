@@ -23,7 +23,7 @@ import sqlite3
 
 import pytest
 
-from heatplan.heat import HeatAdapter
+from heatplan.heat.adapter import HeatAdapter
 from heatplan.local import launcher
 from heatplan.local import sqlite_ids
 from tests.functional.conftest import free_port
