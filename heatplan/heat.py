@@ -57,7 +57,6 @@ TERMINAL_SUFFIXES = ('_COMPLETE', '_FAILED')
 #: Keys of a plan body (what ``assemble`` produces).
 BODY_KEYS = ('template', 'files', 'environment_files', 'parameters')
 
-_LOCAL_HINT = 'start the local Heat with "heatplan local up" (or pass --local)'
 
 
 #: Heat's default ``max_json_body_size`` (what a cloud accepts unless raised).
@@ -120,6 +119,8 @@ class HeatAdapter:
         self.url = url
         self.local = local
         self.read_retry_delays = READ_RETRY_DELAYS
+        #: The local Heat's port and data dir when known, for hints.
+        self.local_port = self.local_data_dir = None
         #: The Heat's max_json_body_size when known (the local Heat's), for hints.
         self.max_json_body_size = None
         #: ``(Date header, time.monotonic() when it arrived)`` of Heat's last answer.
@@ -219,12 +220,17 @@ class HeatAdapter:
         except heat_exc.HTTPException as exc:
             raise self._rejected(exc, doing, fields)
         except (ks_exc.ConnectFailure, ks_exc.ConnectionError) as exc:
-            hint = _LOCAL_HINT if self.local or self._is_loopback() else (
-                'check the Heat endpoint and your network')
-            raise errors.ConnectionFailed(
-                'cannot reach Heat at %s while %s: %s'
-                % (self._where(), doing, _short(exc)), hint=hint)
+            raise self._unreachable(exc, doing)
         except ks_exc.Unauthorized as exc:
+            keystone = _identity_url(self.client)
+            if keystone:
+                raise errors.ConnectionFailed(
+                    'authentication failed: Keystone at %s refused the credentials '
+                    'while %s: %s'
+                    % (keystone, doing, _short(exc)),
+                    hint='check the user, password/token, project and domains of '
+                         '--os-cloud\'s cloud (clouds.yaml), the --os-* options or '
+                         'OS_* variables')
             raise errors.ConnectionFailed(
                 'authentication failed for Heat at %s: %s' % (self._where(), _short(exc)),
                 hint='check your credentials (--os-cloud, OS_* variables)')
@@ -245,6 +251,41 @@ class HeatAdapter:
             raise errors.ConnectionFailed(
                 'talking to Heat at %s failed while %s: %s'
                 % (self._where(), doing, exc.message or exc))
+
+    def _unreachable(self, exc, doing):
+        """The error for a transport failure: which component, and why, whole.
+
+        Heat is asked only once a token is in hand: a failure while the
+        session has none (and authenticates with Keystone) is Keystone's.
+        """
+        keystone = _identity_url(self.client, unauthenticated=True, failure=exc)
+        cause = _transport_cause(exc)
+        if keystone:
+            return errors.ConnectionFailed(
+                'cannot reach Keystone (identity) at %s while %s: %s'
+                % (keystone, doing, cause),
+                hint='check the cloud\'s auth_url (clouds.yaml, --os-auth-url or '
+                     'OS_AUTH_URL) and that Keystone runs there')
+        if self.local or self._is_loopback():
+            hint = self.local_hint()
+        else:
+            hint = 'check the Heat endpoint and your network'
+        return errors.ConnectionFailed(
+            'cannot reach Heat at %s while %s: %s' % (self._where(), doing, cause),
+            hint=hint)
+
+    def local_hint(self):
+        """How to start the local Heat this adapter talks to (its port and data dir)."""
+        from heatplan.local import config as local_config
+
+        port = getattr(self, 'local_port', None) or _url_port(self.url) or \
+            local_config.DEFAULT_PORT
+        data_dir = getattr(self, 'local_data_dir', None) or local_config.default_data_dir()
+        command = 'heatplan local up --port %d --data-dir %s' % (port, data_dir)
+        if self.local:
+            return 'start the local Heat with "%s"' % command
+        return ('if this is heatplan\'s local Heat, start it with "%s" (its data dir '
+                'if not that one), or use --local' % command)
 
     def _is_loopback(self):
         url = self.url or ''
@@ -508,6 +549,53 @@ def _body_size(fields):
         return len(jsonutils.dumps(fields).encode('utf-8'))
     except Exception:  # only for a hint: never mask Heat's own error
         return None
+
+
+def _identity_url(client, unauthenticated=False, failure=None):
+    """Keystone's URL if the client's session authenticates with Keystone.
+
+    ``unauthenticated``: only if it has no token yet (the failure then
+    happened while getting one) or the ``failure`` names Keystone's URL
+    (a token renewal).
+    """
+    try:
+        auth = client.http_client.session.auth
+    except AttributeError:
+        return None
+    url = getattr(auth, 'auth_url', None)
+    if not url:
+        return None
+    if unauthenticated and getattr(auth, 'auth_ref', None) is not None and \
+            url.rstrip('/') not in str(failure or ''):
+        return None
+    return url
+
+
+def _url_port(url):
+    import urllib.parse
+
+    try:
+        return urllib.parse.urlsplit(url or '').port
+    except ValueError:
+        return None
+
+
+_ERRNO = re.compile(r'\[Errno -?\d+\][^\'"()\]]*')
+
+
+def _transport_cause(exc):
+    """What went wrong on the wire, whole: the errno text (Connection refused,
+    Name or service not known, ...) or a timeout, not urllib3's wrapping."""
+    text = ' '.join(str(exc).split()) or exc.__class__.__name__
+    found = [m.group(0).strip() for m in _ERRNO.finditer(text)]
+    if found:
+        return found[-1]
+    for needle in ('timed out', 'Read timed out', 'Connection aborted',
+                   'Connection reset', 'RemoteDisconnected', 'BadStatusLine'):
+        if needle.lower() in text.lower():
+            tail = text[text.lower().rindex(needle.lower()):]
+            return tail.rstrip(")'\" ")[:500]
+    return text[:1000]
 
 
 def _short(exc):
