@@ -125,6 +125,8 @@ class HeatAdapter:
         self.max_json_body_size = None
         #: ``(Date header, time.monotonic() when it arrived)`` of Heat's last answer.
         self._clock = None
+        #: An answer came without a Date header (its URL).
+        self._undated = None
 
     # -- Heat's clock ---------------------------------------------------------
 
@@ -143,11 +145,20 @@ class HeatAdapter:
         date = getattr(response, 'headers', {}).get('Date')
         if date:
             self._clock = (date, time.monotonic())
+        else:
+            self._undated = getattr(response, 'url', None) or True
 
     def server_now(self):
-        """Heat's clock now (aware UTC datetime), or ``None`` before any dated answer."""
+        """Heat's clock now (aware UTC datetime), or ``None`` before any dated answer.
+
+        ``None`` after answers without a ``Date`` header (uWSGI's
+        ``http-socket`` sends none) warns once: the caller then measures on
+        this machine's clock.
+        """
         clock = self._clock
         if clock is None:
+            if getattr(self, '_undated', None):
+                _warn_undated(self._where())
             return None
         try:
             when = email.utils.parsedate_to_datetime(clock[0])
@@ -549,6 +560,23 @@ def _body_size(fields):
         return len(jsonutils.dumps(fields).encode('utf-8'))
     except Exception:  # only for a hint: never mask Heat's own error
         return None
+
+
+#: Set once the missing-Date warning was given (once per process).
+_UNDATED_WARNED = []
+
+
+def _warn_undated(where):
+    if _UNDATED_WARNED:
+        return
+    _UNDATED_WARNED.append(where)
+    LOG.warning(
+        'Heat at %s answers without a Date header (uWSGI\'s http-socket sends none): '
+        'the age of a pending revision (its grace period) is measured on '
+        'this machine\'s clock, not Heat\'s; if this clock runs ahead of Heat\'s, '
+        '"heatplan recover" may settle a deploy still sending its plan. Keep the '
+        'clocks in sync (NTP), or serve heat-api behind a proxy that adds Date '
+        '(Apache, nginx, haproxy do)', where)
 
 
 def _identity_url(client, unauthenticated=False, failure=None):

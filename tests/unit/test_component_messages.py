@@ -4,13 +4,16 @@ given whole, a local Heat's hint names its port and data dir.
 Failures go to a closed loopback port: a real refusal, no mock.
 """
 
+import http.server
 import logging
 import os
 import socket
+import threading
 
 import pytest
 
 from heatplan import errors
+from heatplan import heat as heat_mod
 from heatplan.cli import app
 from heatplan.heat import HeatAdapter
 
@@ -81,3 +84,70 @@ def test_loopback_heat_url_hint_uses_its_port(monkeypatch, tmp_path):
     with pytest.raises(errors.ConnectionFailed) as info:
         adapter.ping()
     assert '--port %d --data-dir %s' % (port, tmp_path / 'dd') in info.value.hint
+
+
+# -- a Heat that sends no Date header -------------------------------------------------
+
+class _Undated(http.server.BaseHTTPRequestHandler):
+    """Answers GET .../stacks like Heat, without a Date header (as uWSGI)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        body = b'{"stacks": []}'
+        self.send_response_only(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Dated(_Undated):
+    def do_GET(self):  # noqa: N802
+        self.send_response_only(200)
+        self.send_header('Date', 'Mon, 01 Jan 2001 00:00:00 GMT')
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', '14')
+        self.end_headers()
+        self.wfile.write(b'{"stacks": []}')
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handler):
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return 'http://127.0.0.1:%d/v1/admin' % server.server_address[1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_missing_date_header_is_said_once(serve, caplog, monkeypatch):
+    monkeypatch.setattr(heat_mod, '_UNDATED_WARNED', [])
+    adapter = HeatAdapter.from_url(serve(_Undated))
+    assert adapter.server_now() is None          # nothing heard yet: no warning
+    assert not [r for r in caplog.records if 'Date header' in r.getMessage()]
+    adapter.list_stacks()
+    adapter.list_stacks()
+    assert adapter.server_now() is None
+    assert adapter.server_now() is None
+    warned = [r for r in caplog.records if 'Date header' in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].levelname == 'WARNING'
+    assert "this machine's clock" in warned[0].getMessage()
+
+
+def test_a_date_header_gives_heats_clock(serve, caplog, monkeypatch):
+    monkeypatch.setattr(heat_mod, '_UNDATED_WARNED', [])
+    adapter = HeatAdapter.from_url(serve(_Dated))
+    adapter.list_stacks()
+    now = adapter.server_now()
+    assert now is not None and now.year == 2001
+    assert not [r for r in caplog.records if 'Date header' in r.getMessage()]
