@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import socket
+import time
 
 import heatplan
 from heatplan import errors
@@ -196,13 +197,11 @@ class Store:
                         by, tags)
         # Stack-name uniqueness is checked, not enforced by a database
         # constraint: two creates racing to the same instant could both pass.
-        # Everyone checks afterwards; the oldest record wins.
-        same = [r for r in self.records(stack_name) if r.revision == revision]
-        if len(same) > 1:
-            winner = min(same, key=lambda r: (r.created, r.id))
-            if winner.id != record.id:
-                self.adapter.delete_stack(record.ident)
-                raise self.locked_error(stack_name, revision, winner)
+        # Hold the lock only once alone under the name (reliability.rst).
+        holder = contest(self.adapter, record)
+        if holder is not None:
+            self.adapter.delete_stack(record.ident)
+            raise self.locked_error(stack_name, revision, holder)
         return record
 
     def locked_error(self, stack_name, revision, record=None):
@@ -237,3 +236,67 @@ class Store:
 
     def delete(self, record, wait=False):
         return self.adapter.delete_stack(record.ident, wait=wait)
+
+
+# -- the after-create check of the deploy lock (doc/source/reliability.rst) ---------
+
+#: Seconds the oldest of several same-name records waits for the others to go.
+CONTEST_WAIT = 30.0
+_GONE = ('DELETE_IN_PROGRESS', 'DELETE_COMPLETE')
+
+
+def same_name(adapter, name):
+    """Every live stack named ``name``, found by its name, tags or not.
+
+    Heat stores a stack's tags in a transaction after its row's: a query by
+    tag can miss a contender whose row is there; one by name cannot.
+    """
+    stacks = adapter.list_stacks(show_hidden=True, name=name)
+    return [Record.from_stack(s) for s in stacks
+            if s.get('stack_name') == name and s.get('stack_status') not in _GONE]
+
+
+def verdict(mine, live):
+    """What ``mine`` (a record id) does, seeing the records ``live``.
+
+    ``'hold'``: it is alone under its name -- the only way to take the lock;
+    ``'wait'``: it is the oldest (creation time, then id) of several: the
+    younger ones withdraw when they see it; a :class:`Record`: an older one,
+    to yield to.
+    """
+    others = [r for r in live if r.id != mine]
+    if len(others) == len(live):       # not (yet) visible itself: look again
+        return 'wait' if not others else min(others, key=_age_key)
+    if not others:
+        return 'hold'
+    oldest = min(live, key=_age_key)
+    return 'wait' if oldest.id == mine else oldest
+
+
+def _age_key(record):
+    return (record.created or '', record.id)
+
+
+def contest(adapter, record, wait=CONTEST_WAIT, clock=time.monotonic, sleep=time.sleep):
+    """``None`` if ``record`` (just created) holds the lock, else whom it yields to.
+
+    Safe whatever Heat's delays: a record holds only after a listing showed
+    it alone, and a holder never deletes its record, so of two holders the
+    later listing would have shown the earlier holder.  The oldest waits (at
+    most ``wait`` s) for the younger to withdraw, then yields too: a holder
+    may have listed before it was visible.
+    """
+    deadline = clock() + wait
+    delay = 0.2
+    while True:
+        live = same_name(adapter, record.name)
+        decided = verdict(record.id, live)
+        if decided == 'hold':
+            return None
+        if decided != 'wait':
+            return decided
+        if clock() >= deadline:
+            others = [r for r in live if r.id != record.id]
+            return min(others, key=_age_key) if others else record
+        sleep(delay)
+        delay = min(2.0, delay * 2)
