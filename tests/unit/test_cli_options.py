@@ -286,3 +286,19 @@ def test_cli_namespace_precedence(monkeypatch):
     after.os_region_name = 'after'
     assert osopts.cli_namespace(before, after).region_name == 'after'
     assert osopts.cli_namespace(None, Cmd()).region_name == 'env'
+
+
+def test_a_password_before_the_verb_is_not_in_debug_logs(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    # --debug logs the failure's traceback, on purpose: app.main, not run()
+    rc = app.main(['--debug', '-vv', '--os-auth-url', 'http://127.0.0.1:%d/v3' % port,
+                   '--os-username', 'u', '--os-password', SECRET,
+                   '--os-project-name', 'p', 'list'])
+    out, err = capsys.readouterr()
+    assert rc == errors.ExitCode.CONNECTION
+    assert 'Auth plugin password selected' in out + err    # the debug log ran
+    assert SECRET not in out + err
