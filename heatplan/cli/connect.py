@@ -8,8 +8,13 @@ In order of precedence:
    started on demand;
 3. inside openstackclient (``openstack stack plan ...``): the keystoneauth1
    session openstackclient built from its ``--os-*`` options;
-4. otherwise a keystoneauth1 session from clouds.yaml (``--os-cloud``) or
-   the ``OS_*`` environment variables, via openstacksdk's config loader.
+4. otherwise the session openstackclient would build: openstack's global
+   options before the verb (``heatplan --os-cloud NAME deploy ...``, see
+   :mod:`heatplan.cli.osopts`), ``--os-cloud``/``--os-region-name``/
+   ``--os-interface`` after it, clouds.yaml and the ``OS_*`` variables, through
+   osc-lib's ``OSC_Config`` and ``ClientManager``.
+
+Both openstack paths honour the cloud's ``orchestration_endpoint_override``.
 
 Credentials and tokens are never logged.
 """
@@ -63,15 +68,15 @@ def add_heat_arguments(parser, app=None):
              'http://127.0.0.1:8006/v1/admin (env %s)' % HEAT_URL_ENV)
     if not _in_openstackclient(app):
         group.add_argument(
-            '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD') or None,
+            '--os-cloud', metavar='NAME', default=None,
             help='cloud name in clouds.yaml (env OS_CLOUD)')
         group.add_argument(
             '--os-region-name', metavar='REGION',
-            default=os.environ.get('OS_REGION_NAME') or None,
+            default=None,
             help='region of the orchestration endpoint (env OS_REGION_NAME)')
         group.add_argument(
             '--os-interface', metavar='INTERFACE',
-            default=os.environ.get('OS_INTERFACE') or None,
+            default=None,
             help='endpoint interface: public, internal or admin (env OS_INTERFACE)')
     return group
 
@@ -84,12 +89,12 @@ def get_adapter(app, parsed_args):
         raise errors.UsageError('--local and --heat-url exclude each other')
     if heat_url:
         LOG.debug('using the noauth Heat at %s', heat_url)
-        return HeatAdapter.from_url(heat_url)
+        return _with_local_defaults(HeatAdapter.from_url(heat_url))
     if local:
         return local_adapter()
     if _in_openstackclient(app):
         return _osc_adapter(app)
-    return _sdk_adapter(parsed_args)
+    return _standalone_adapter(app, parsed_args)
 
 
 class DefaultBodyLimit(int):
@@ -134,6 +139,21 @@ def body_limit_hint(parsed_args):
     return body_limit_hint_for(uses_local(parsed_args), limit)
 
 
+def _with_local_defaults(adapter):
+    """The local Heat's default port and data dir, for hints of a loopback --heat-url."""
+    import urllib.parse
+
+    from heatplan.local import config as local_config
+
+    try:
+        url_port = urllib.parse.urlsplit(adapter.url or '').port
+    except ValueError:
+        url_port = None
+    adapter.local_port = adapter.local_port or url_port or local_config.DEFAULT_PORT
+    adapter.local_data_dir = adapter.local_data_dir or local_config.default_data_dir()
+    return adapter
+
+
 def local_adapter(data_dir=None, port=None):
     """Adapter for heatplan's local Heat, started if it is not running."""
     from heatplan.local import launcher
@@ -141,6 +161,8 @@ def local_adapter(data_dir=None, port=None):
     status = launcher.ensure_up(data_dir=data_dir, port=port)
     LOG.debug('using the local Heat at %s', status.url)
     adapter = HeatAdapter.from_url(status.url, local=True)
+    adapter.local_port = status.get('port')
+    adapter.local_data_dir = status.get('data_dir') or data_dir
     adapter.max_json_body_size = launcher.configured_limits(data_dir)['max_json_body_size']
     return adapter
 
@@ -155,54 +177,57 @@ def _osc_adapter(app):
         raise errors.ConnectionFailed(
             'cannot authenticate with OpenStack: %s' % _one_line(exc),
             hint='check --os-cloud / OS_* variables, or use --local or --heat-url')
+    return _manager_adapter(manager, session)
+
+
+def _standalone_adapter(app, parsed_args):
+    from heatplan.cli import osopts
+
+    try:
+        manager = osopts.client_manager(getattr(app, 'options', None), parsed_args)
+    except errors.HeatplanError:
+        raise
+    except Exception as exc:
+        raise _credentials_error(exc)
+    return _manager_adapter(manager, manager.session)
+
+
+def _credentials_error(exc):
+    """heatplan's error for a failure to build the OpenStack session."""
+    from keystoneauth1 import exceptions as ks_exc
+    from openstack import exceptions as os_exc
+    from osc_lib import exceptions as osc_exc
+
+    hint = ('pass --os-cloud NAME (clouds.yaml) or --os-auth-url/--os-username/... '
+            'before the command, or set OS_* variables; or use --local (heatplan\'s '
+            'local Heat) or --heat-url URL')
+    if isinstance(exc, (ks_exc.MissingRequiredOptions, osc_exc.CommandError)):
+        return errors.ConnectionFailed(
+            'no Heat selected and no usable OpenStack credentials (%s)' % _one_line(exc),
+            hint=hint)
+    if isinstance(exc, os_exc.ConfigException):
+        return errors.ConnectionFailed(
+            'cannot load OpenStack credentials: %s' % _one_line(exc), hint=hint)
+    return errors.ConnectionFailed(
+        'cannot set up an OpenStack session: %s' % _one_line(exc), hint=hint)
+
+
+def _manager_adapter(manager, session):
+    """The adapter over an osc-lib ``ClientManager``'s session.
+
+    The endpoint: the cloud's ``orchestration_endpoint_override`` if set,
+    else the service catalog (region, interface) or the auth plugin's
+    endpoint (``--os-endpoint`` with ``--os-auth-type none``/``admin_token``).
+    """
+    try:
+        config = manager.get_configuration()
+    except Exception:  # a manager without osc-lib's configuration
+        config = {}
     return HeatAdapter.from_session(
         session,
+        endpoint_override=config.get('orchestration_endpoint_override'),
         interface=getattr(manager, 'interface', None),
         region_name=getattr(manager, 'region_name', None))
-
-
-def _sdk_adapter(parsed_args):
-    try:
-        from openstack import config as os_config
-        from openstack import exceptions as os_exc
-    except ImportError:  # pragma: no cover - openstacksdk comes with osc-lib
-        raise errors.ConnectionFailed(
-            'no Heat selected and openstacksdk is not installed',
-            hint='use --local or --heat-url, or install openstacksdk')
-    kwargs = {}
-    region = getattr(parsed_args, 'os_region_name', None)
-    if region:
-        kwargs['region_name'] = region
-    interface = getattr(parsed_args, 'os_interface', None)
-    if interface:
-        kwargs['interface'] = interface
-    cloud = getattr(parsed_args, 'os_cloud', None)
-    from keystoneauth1 import exceptions as ks_exc
-
-    try:
-        loader = os_config.OpenStackConfig(app_name='heatplan')
-        region_config = loader.get_one(cloud=cloud, **kwargs)
-        session = region_config.get_session()
-    except ks_exc.MissingRequiredOptions as exc:
-        raise errors.ConnectionFailed(
-            'no Heat selected and no usable OpenStack credentials (%s)' % _one_line(exc),
-            hint='pass --os-cloud NAME (clouds.yaml) or set OS_* variables; or use '
-                 '--local (heatplan\'s local Heat) or --heat-url URL')
-    except os_exc.ConfigException as exc:
-        raise errors.ConnectionFailed(
-            'cannot load OpenStack credentials: %s' % _one_line(exc),
-            hint='pass --os-cloud NAME (clouds.yaml) or set OS_* variables; '
-                 'or use --local / --heat-url')
-    except Exception as exc:
-        raise errors.ConnectionFailed(
-            'cannot set up an OpenStack session: %s' % _one_line(exc),
-            hint='check --os-cloud / OS_* variables, or use --local or --heat-url')
-    endpoint = region_config.config.get('orchestration_endpoint_override')
-    return HeatAdapter.from_session(
-        session,
-        endpoint_override=endpoint,
-        interface=region_config.get_interface('orchestration'),
-        region_name=region_config.region_name)
 
 
 def _one_line(exc):

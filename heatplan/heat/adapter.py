@@ -54,7 +54,6 @@ def idempotent_read(method):
 #: Keys of a plan body (what ``assemble`` produces).
 BODY_KEYS = ('template', 'files', 'environment_files', 'parameters')
 
-_LOCAL_HINT = 'start the local Heat with "heatplan local up" (or pass --local)'
 
 
 #: Heat's default ``max_json_body_size`` (what a cloud accepts unless raised).
@@ -117,10 +116,14 @@ class HeatAdapter:
         self.url = url
         self.local = local
         self.read_retry_delays = READ_RETRY_DELAYS
+        #: The local Heat's port and data dir when known, for hints.
+        self.local_port = self.local_data_dir = None
         #: The Heat's max_json_body_size when known (the local Heat's), for hints.
         self.max_json_body_size = None
         #: ``(Date header, time.monotonic() when it arrived)`` of Heat's last answer.
         self._clock = None
+        #: An answer came without a Date header (its URL).
+        self._undated = None
 
     # -- Heat's clock ---------------------------------------------------------
 
@@ -139,11 +142,20 @@ class HeatAdapter:
         date = getattr(response, 'headers', {}).get('Date')
         if date:
             self._clock = (date, time.monotonic())
+        else:
+            self._undated = getattr(response, 'url', None) or True
 
     def server_now(self):
-        """Heat's clock now (aware UTC datetime), or ``None`` before any dated answer."""
+        """Heat's clock now (aware UTC datetime), or ``None`` before any dated answer.
+
+        ``None`` after answers without a ``Date`` header (uWSGI's
+        ``http-socket`` sends none) warns once: the caller then measures on
+        this machine's clock.
+        """
         clock = self._clock
         if clock is None:
+            if getattr(self, '_undated', None):
+                _warn_undated(self._where())
             return None
         try:
             when = email.utils.parsedate_to_datetime(clock[0])
@@ -216,12 +228,17 @@ class HeatAdapter:
         except heat_exc.HTTPException as exc:
             raise self._rejected(exc, doing, fields)
         except (ks_exc.ConnectFailure, ks_exc.ConnectionError) as exc:
-            hint = _LOCAL_HINT if self.local or self._is_loopback() else (
-                'check the Heat endpoint and your network')
-            raise errors.ConnectionFailed(
-                'cannot reach Heat at %s while %s: %s'
-                % (self._where(), doing, _short(exc)), hint=hint)
+            raise self._unreachable(exc, doing)
         except ks_exc.Unauthorized as exc:
+            keystone = _identity_url(self.client)
+            if keystone:
+                raise errors.ConnectionFailed(
+                    'authentication failed: Keystone at %s refused the credentials '
+                    'while %s: %s'
+                    % (keystone, doing, _short(exc)),
+                    hint='check the user, password/token, project and domains of '
+                         '--os-cloud\'s cloud (clouds.yaml), the --os-* options or '
+                         'OS_* variables')
             raise errors.ConnectionFailed(
                 'authentication failed for Heat at %s: %s' % (self._where(), _short(exc)),
                 hint='check your credentials (--os-cloud, OS_* variables)')
@@ -242,6 +259,43 @@ class HeatAdapter:
             raise errors.ConnectionFailed(
                 'talking to Heat at %s failed while %s: %s'
                 % (self._where(), doing, exc.message or exc))
+
+    def _unreachable(self, exc, doing):
+        """The error for a transport failure: which component, and why, whole.
+
+        Heat is asked only once a token is in hand: a failure while the
+        session has none (and authenticates with Keystone) is Keystone's.
+        """
+        keystone = _identity_url(self.client, unauthenticated=True, failure=exc)
+        cause = _transport_cause(exc)
+        if keystone:
+            return errors.ConnectionFailed(
+                'cannot reach Keystone (identity) at %s while %s: %s'
+                % (keystone, doing, cause),
+                hint='check the cloud\'s auth_url (clouds.yaml, --os-auth-url or '
+                     'OS_AUTH_URL) and that Keystone runs there')
+        if self.local or self._is_loopback():
+            hint = self.local_hint()
+        else:
+            hint = 'check the Heat endpoint and your network'
+        return errors.ConnectionFailed(
+            'cannot reach Heat at %s while %s: %s' % (self._where(), doing, cause),
+            hint=hint)
+
+    def local_hint(self):
+        """How to start the local Heat this adapter talks to (its port and data dir).
+
+        The command layer sets ``local_port`` and ``local_data_dir`` (it knows
+        the local Heat's defaults; this layer does not import it).
+        """
+        port = getattr(self, 'local_port', None) or _url_port(self.url)
+        data_dir = getattr(self, 'local_data_dir', None)
+        command = 'heatplan local up%s%s' % (' --port %d' % port if port else '',
+                                             ' --data-dir %s' % data_dir if data_dir else '')
+        if self.local:
+            return 'start the local Heat with "%s"' % command
+        return ('if this is heatplan\'s local Heat, start it with "%s" (its data dir '
+                'if not that one), or use --local' % command)
 
     def _is_loopback(self):
         url = self.url or ''
@@ -504,6 +558,70 @@ def _body_size(fields):
         return len(jsonutils.dumps(fields).encode('utf-8'))
     except Exception:  # only for a hint: never mask Heat's own error
         return None
+
+
+#: Set once the missing-Date warning was given (once per process).
+_UNDATED_WARNED = []
+
+
+def _warn_undated(where):
+    if _UNDATED_WARNED:
+        return
+    _UNDATED_WARNED.append(where)
+    LOG.warning(
+        'Heat at %s answers without a Date header (uWSGI\'s http-socket sends none): '
+        'the age of a pending revision (its grace period) is measured on '
+        'this machine\'s clock, not Heat\'s; if this clock runs ahead of Heat\'s, '
+        '"heatplan recover" may settle a deploy still sending its plan. Keep the '
+        'clocks in sync (NTP), or serve heat-api behind a proxy that adds Date '
+        '(Apache, nginx, haproxy do)', where)
+
+
+def _identity_url(client, unauthenticated=False, failure=None):
+    """Keystone's URL if the client's session authenticates with Keystone.
+
+    ``unauthenticated``: only if it has no token yet (the failure then
+    happened while getting one) or the ``failure`` names Keystone's URL
+    (a token renewal).
+    """
+    try:
+        auth = client.http_client.session.auth
+    except AttributeError:
+        return None
+    url = getattr(auth, 'auth_url', None)
+    if not url:
+        return None
+    if unauthenticated and getattr(auth, 'auth_ref', None) is not None and \
+            url.rstrip('/') not in str(failure or ''):
+        return None
+    return url
+
+
+def _url_port(url):
+    import urllib.parse
+
+    try:
+        return urllib.parse.urlsplit(url or '').port
+    except ValueError:
+        return None
+
+
+_ERRNO = re.compile(r'\[Errno -?\d+\][^\'"()\]]*')
+
+
+def _transport_cause(exc):
+    """What went wrong on the wire, whole: the errno text (Connection refused,
+    Name or service not known, ...) or a timeout, not urllib3's wrapping."""
+    text = ' '.join(str(exc).split()) or exc.__class__.__name__
+    found = [m.group(0).strip() for m in _ERRNO.finditer(text)]
+    if found:
+        return found[-1]
+    for needle in ('timed out', 'Read timed out', 'Connection aborted',
+                   'Connection reset', 'RemoteDisconnected', 'BadStatusLine'):
+        if needle.lower() in text.lower():
+            tail = text[text.lower().rindex(needle.lower()):]
+            return tail.rstrip(")'\" ")[:500]
+    return text[:1000]
 
 
 def _short(exc):

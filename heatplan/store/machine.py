@@ -122,35 +122,25 @@ class Store:
         return record
 
     def _same_name(self, name):
-        """Live records named ``name``, in the order everyone agrees on (rows only)."""
+        """Live records named ``name``, found by name (rows, tags stored or not)."""
         rows = [s for s in self.driver.list_stacks(show_hidden=True, name=name)
                 if s.get('stack_name') == name and s.get('stack_status') not in GONE]
-        rows.sort(key=lambda s: (s.get('creation_time') or '', s.get('id') or ''))
-        return rows
+        return [rec_mod.Record.from_stack(s) for s in rows]
 
     def _contest(self, record):
         """None when ``record`` holds the lock; else the record that does (or may)."""
         deadline = self.clock() + CONTENDERS_GO_WITHIN
         while True:
-            rows = self._same_name(record.name)
-            ids = [s.get('id') for s in rows]
-            if record.id not in ids:
-                # our own row not listed: Heat lost it or someone deleted it
-                return self._as_record(rows[0], record) if rows else record
-            mine = ids.index(record.id)
-            if mine > 0:
-                return self._as_record(rows[0], record)
-            if len(rows) == 1:
+            live = self._same_name(record.name)
+            seen = verdict(record.id, live)
+            if seen == 'hold':
                 return None
-            if self.clock() >= deadline:
-                return self._as_record(rows[1], record)
+            if seen != 'wait':
+                seen.revision = record.revision  # tags may not be stored yet: the name says it
+                return seen
+            if self.clock() >= deadline:         # gave up: a younger one may hold it
+                return next((r for r in live if r.id != record.id), record)
             self.sleep(0.5)
-
-    @staticmethod
-    def _as_record(stack, like):
-        found = rec_mod.Record.from_stack(stack)
-        found.revision = like.revision   # tags may not be stored yet: the name says it
-        return found
 
     def _withdraw(self, record):
         try:
@@ -196,6 +186,27 @@ class Store:
 
     def delete(self, record, wait=False):
         return self.driver.delete_stack(record.ident, wait=wait)
+
+
+def _age_key(record):
+    return (record.created or '', record.id)
+
+
+def verdict(mine, live):
+    """What the record ``mine`` (an id) does, seeing the same-name records ``live``.
+
+    ``'hold'``: it is alone under its name, the only way to take the lock;
+    ``'wait'``: it is the oldest of several (the younger ones withdraw when
+    they see it), or not listed itself yet (look again); a
+    :class:`~heatplan.store.records.Record`: an older one, to yield to.
+    """
+    others = [r for r in live if r.id != mine]
+    if len(others) == len(live):       # not (yet) visible itself: look again
+        return 'wait' if not others else min(others, key=_age_key)
+    if not others:
+        return 'hold'
+    oldest = min(live, key=_age_key)
+    return 'wait' if oldest.id == mine else oldest
 
 
 def confirm_read(driver, stack):

@@ -30,6 +30,8 @@ from tests.functional import plans
 
 CLOUD_ENV = 'HEATPLAN_TEST_CLOUD'
 CLOUD = os.environ.get(CLOUD_ENV) or None
+#: The clouds.yaml the session started with (tests may point OS_CLIENT_CONFIG_FILE elsewhere).
+CLOUDS_FILE = os.environ.get('OS_CLIENT_CONFIG_FILE')
 
 
 def pytest_configure(config):

@@ -9,12 +9,15 @@ deploy waited for ever).
 
 import os
 
+import pytest
+
 from tests.figures import figure
 from tests.functional import soak
 
 DEPLOYS = 10
 
 
+@pytest.mark.local_only  # the embedded Heat's heat.log and data dir
 def test_ten_update_deploys_under_cpu_load_do_not_stall(local_heat, tmp_path, name):
     runner = soak.Soak(local_heat.adapter, name, str(tmp_path), stall_after=90.0,
                        log=lambda m: None)

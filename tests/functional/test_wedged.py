@@ -10,6 +10,8 @@ offers the explicit ways out; nothing is changed or recorded.
 import os
 import sqlite3
 
+import pytest
+
 from heatplan import errors
 from tests.functional import plans
 
@@ -29,6 +31,7 @@ def _wedge(data_dir, stack):
         con.close()
 
 
+@pytest.mark.local_only  # the embedded Heat's SQLite database
 def test_preview_failing_on_the_stacks_own_data_is_named_so(local_heat, tmp_path, cli,
                                                              name, adapter):
     code, _out, err = cli('deploy', plans.make_plan(tmp_path, 'v1', nested=True),

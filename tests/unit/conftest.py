@@ -167,6 +167,20 @@ def template(resources=None, parameters=None, outputs=None, extra=''):
 
 
 @pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """cliff adds a console handler per run (bound to that test's captured
+    stderr); drop them after every test so no later log record is written to
+    a closed stream ("--- Logging error ---")."""
+    import logging
+
+    root = logging.getLogger('')
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def _own_cache_home(tmp_path_factory, monkeypatch):
     """The CLI's analysis cache (heatplan.plan.cache) in a directory of the test's own."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.mktemp('xdg-cache')))

@@ -1,7 +1,6 @@
 """The heatplan command line, through heatplan.cli.app.main()."""
 
 import json
-import logging
 import os
 
 import pytest
@@ -28,16 +27,6 @@ BROKEN = {
 WARNS = {
     'root.yaml': template(resources='  a:\n    type: https://example.com/x.yaml\n'),
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_root_logging():
-    """cliff adds a console handler per run; drop them so streams do not leak."""
-    root = logging.getLogger('')
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def run(argv, capsys):

@@ -549,7 +549,9 @@ def heat(lay, sec):
         name = 'heat-engine-%d' % i
         host_conf = lay.p('heat', '%s.conf' % name)
         write(host_conf, '[DEFAULT]\nhost = prodheat-engine-%d\n' % i)
-        spawn(lay, name, [lay.bin('heat-engine'), '--config-file', conf,
+        # tools/prodheat/engine.py: heat-engine, PRODHEAT_TAG_DELAY injects a delay
+        spawn(lay, name, [lay.bin('python'), os.path.join(HERE, 'engine.py'),
+                          '--config-file', conf,
                           '--config-file', host_conf, '--log-file', lay.log(name)])
     spawn(lay, 'heat-api', uwsgi(
         lay, 'heat-api', 'tools.prodheat.wsgi:application', PORTS['heat_api'], API_PROCESSES,
