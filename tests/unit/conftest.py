@@ -185,3 +185,36 @@ def _own_cache_home(tmp_path_factory, monkeypatch):
     """The CLI's analysis cache (heatplan.plan.cache) in a directory of the test's own."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.mktemp('xdg-cache')))
     monkeypatch.delenv('HEATPLAN_NO_CACHE', raising=False)
+
+
+@pytest.fixture()
+def clean_os_env(monkeypatch, tmp_path):
+    """No OS_* or HEATPLAN_* variables and no clouds.yaml of the machine leak in."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith('OS_') or key.startswith('HEATPLAN_'):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(tmp_path / 'no-clouds.yaml'))
+
+
+def closed_port():
+    """A loopback port nothing listens on (a refused connection)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run_cli(argv, capsys):
+    """Run the ``heatplan`` app; ``(exit code, stdout, stderr)``; never a traceback."""
+    from heatplan.cli import app
+
+    try:
+        rc = app.main(argv)
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert 'Traceback' not in err + out
+    return rc, out, err

@@ -8,7 +8,6 @@ closed loopback port (a real refusal, no mock).
 """
 
 import argparse
-import logging
 import socket
 import subprocess
 import sys
@@ -18,40 +17,14 @@ import pytest
 from heatplan import errors
 from heatplan.cli import app
 from heatplan.cli import osopts
+from tests.unit.conftest import closed_port
+from tests.unit.conftest import run_cli
 
 SECRET = 'pw-Zq8-never-shown'
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    """No OS_* variables and no clouds.yaml of the machine leak in."""
-    import os
-
-    for key in list(os.environ):
-        if key.startswith('OS_') or key.startswith('HEATPLAN_'):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(tmp_path / 'no-clouds.yaml'))
-    root = logging.getLogger('')
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def run(argv, capsys):
-    try:
-        rc = app.main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert 'Traceback' not in err + out
-    return rc, out, err
+pytestmark = pytest.mark.usefixtures('clean_os_env')
+run = run_cli
 
 
 def parse(argv):
@@ -289,7 +262,6 @@ def test_cli_namespace_precedence(monkeypatch):
 
 
 def test_a_password_before_the_verb_is_not_in_debug_logs(capsys):
-    import socket
 
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

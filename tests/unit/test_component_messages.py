@@ -5,49 +5,22 @@ Failures go to a closed loopback port: a real refusal, no mock.
 """
 
 import http.server
-import logging
-import os
-import socket
 import threading
 
 import pytest
 
 from heatplan import errors
-from heatplan.cli import app
 from heatplan.cli import connect
 from heatplan.heat import adapter as heat_mod
 from heatplan.heat.adapter import HeatAdapter
+from tests.unit.conftest import closed_port
+from tests.unit.conftest import run_cli
 
 SECRET = 'pw-Zq8-never-shown'
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for key in list(os.environ):
-        if key.startswith('OS_') or key.startswith('HEATPLAN_'):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(tmp_path / 'no-clouds.yaml'))
-    root = logging.getLogger('')
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def run(argv, capsys):
-    try:
-        rc = app.main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    assert 'Traceback' not in err + out
-    return rc, out, err
+pytestmark = pytest.mark.usefixtures('clean_os_env')
+run = run_cli
 
 
 
