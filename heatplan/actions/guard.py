@@ -137,8 +137,8 @@ def report_shadowing(plan, opts, reporter, result, changes):
 
 def preview_notes(seen, result, reporter):
     result.preview_complete = seen.complete
-    for note in seen.notes:
-        note(result, reporter, 'note: ' + note)
+    for text in seen.notes:
+        note(result, reporter, 'note: ' + text)
 
 
 def flat(resources):

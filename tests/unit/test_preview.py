@@ -25,3 +25,22 @@ def test_create_preview_leaves_by_level():
     assert levels == {'p-group-0': {'inner': leaf}, 'p': {'x': levels['p']['x']}}
     assert preview._level_exists(levels, 'p-group')
     assert not preview._level_exists(levels, 'p-other')
+
+
+def test_preview_notes_reach_the_result_and_the_reporter():
+    import types
+
+    from heatplan.actions import deploy as deploy_mod
+    from heatplan.actions import guard
+
+    heard = []
+
+    class Reporter(deploy_mod.Reporter):
+        def note(self, message):
+            heard.append(message)
+
+    result = deploy_mod.DeployResult('dry-run', 's', 'sha256:x')
+    seen = types.SimpleNamespace(complete=False, notes=['nested stack a/b previewed alone'])
+    guard.preview_notes(seen, result, Reporter())
+    assert result.preview_complete is False
+    assert result.messages == heard == ['note: nested stack a/b previewed alone']
