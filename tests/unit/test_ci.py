@@ -17,9 +17,17 @@ def test_readme_and_ci_run_the_same_tox_envs():
     ci = re.findall(r'^(tox -e \S+)$', run, re.M)
     assert ci and len(ci) == 1
     if ci[0] == 'tox -e "$envs"':
-        # the default set of envs, before any opt-in switch adds one
+        # the default set of envs (the first assignment; a switch may narrow it)
         envs = re.findall(r'^envs=(\S+)$', run, re.M)
-        assert len(envs) == 1
+        assert envs
         ci = ['tox -e ' + envs[0]]
     assert ci[0] in readme
     assert 'realplans' in ci[0]
+
+
+def test_ci_runs_the_suite_on_both_heats_by_default():
+    run = _read('.ci', 'run')
+    assert re.search(r'^HEATPLAN_CI_PRODHEAT=\$\{HEATPLAN_CI_PRODHEAT:-1\}$', run, re.M)
+    default = re.findall(r'^envs=(\S+)$', run, re.M)[0].split(',')
+    assert 'functional' in default and 'functional-prod' in default
+    assert default.index('functional-prod') == len(default) - 1   # after the embedded Heat
