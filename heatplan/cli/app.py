@@ -50,8 +50,34 @@ class HeatParser:
 
     def parse_known_args(self, args=None, namespace=None):
         head, tail = osopts.split(self, list(args or ()), self.commands)
-        options, extra = super().parse_known_args(head, namespace)
+        moved, tail = _output_options(tail)
+        options, extra = super().parse_known_args(head + moved, namespace)
         return options, extra + tail
+
+
+#: cliff's own output options, taken after the verb too (as ``openstack server
+#: list --debug``): no heatplan command has an option of these names.
+_ANYWHERE = ('-v', '--verbose', '-q', '--quiet', '--debug')
+
+
+def _output_options(tail):
+    """``(cliff's -v/-q/--debug/--log-file found in tail, the rest of tail)``."""
+    moved, rest, words = [], [], iter(tail)
+    for word in words:
+        if word == '--':
+            rest.append(word)
+            rest.extend(words)
+            break
+        if word in _ANYWHERE or (word.startswith('-v') and set(word[1:]) == {'v'}):
+            moved.append(word)
+        elif word == '--log-file':
+            moved.append(word)
+            moved.append(next(words, ''))
+        elif word.startswith('--log-file='):
+            moved.append(word)
+        else:
+            rest.append(word)
+    return moved, rest
 
 
 _GLOBALS_HINT = (

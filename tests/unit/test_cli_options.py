@@ -274,3 +274,17 @@ def test_a_password_before_the_verb_is_not_in_debug_logs(capsys):
     assert rc == errors.ExitCode.CONNECTION
     assert 'Auth plugin password selected' in out + err    # the debug log ran
     assert SECRET not in out + err
+
+
+@pytest.mark.parametrize('flags', [['-v'], ['-vv'], ['--debug'], ['-q'],
+                                   ['--log-file', 'LOG'], ['--log-file=LOG']])
+def test_cliffs_output_options_work_after_the_verb_too(flags, tmp_path, capsys):
+    """As in ``openstack server list --debug``: -v, -q, --debug, --log-file
+    anywhere (session 4's commands took them after the verb)."""
+    from tests.unit.conftest import make_plan
+
+    flags = [str(tmp_path / 'heatplan.log') if f == 'LOG' else
+             f.replace('LOG', str(tmp_path / 'heatplan.log')) for f in flags]
+    root = make_plan(tmp_path, {'root.yaml': 'heat_template_version: 2021-04-16\n'})
+    rc, out, _err = run(['build', root, '-t', 'root.yaml'] + flags, capsys)
+    assert rc == 0 and '"digest"' in out
