@@ -134,9 +134,9 @@ def change_one_file(plan_dir, revision):
 
 
 def heatplan_deploy(cloud, plan_dir, stack, revision, poll, timeout):
+    from heatplan.actions import deploy
     from heatplan.actions import plan as actions
     from heatplan.plan import source
-    from heatplan.actions import deploy
 
     opts = actions.PlanOptions(
         source=plan_dir, parameters=['DeployIdentifier=r%d' % revision], max_body_bytes=0,
