@@ -114,10 +114,6 @@ class Reporter:
         """A warning or note, as soon as it is known (also in ``result.messages``)."""
 
 
-IN_PROGRESS = store_mod.IN_PROGRESS
-APPLIED = store_mod.APPLIED
-STALE_AFTER = store_mod.STALE_AFTER
-_status = store_mod.status_of
 
 
 def _validate_tags(tags):
@@ -177,14 +173,14 @@ class _Flight:
                 'interrupted while taking the deploy lock (the pending record of revision '
                 '%d of %s); the plan was not sent: the stack is unchanged' % (rev, name),
                 hint='run "%s --force" to release the lock (or wait %d s and run "%s"), '
-                     'then deploy again' % (recover, STALE_AFTER, recover))
+                     'then deploy again' % (recover, store_mod.STALE_AFTER, recover))
         if self.phase == 'sending':
             return errors.Interrupted(
                 'interrupted while sending revision %d to stack %s: Heat may or may not '
                 'have taken it, and if it did it goes on with it' % (rev, name),
                 hint='see "heatplan status %s"; "heatplan wait %s" follows it; once the '
                      'stack is no longer IN_PROGRESS (or after %d s), run "%s"'
-                     % (name, name, STALE_AFTER, recover))
+                     % (name, name, store_mod.STALE_AFTER, recover))
         if self.phase == 'settling':
             return errors.Interrupted(
                 'stack %s ended %s; interrupted while recording the outcome of revision %d'
@@ -260,7 +256,7 @@ def _deploy(adapter, plan, opts, reporter, flight):
         'creating' if run.result.outcome == 'created' else 'updating', opts.stack,
         run.next_rev, plan.digest))
     if not opts.wait:
-        run.result.status = _status(adapter.get_stack(run.ident))
+        run.result.status = store_mod.status_of(adapter.get_stack(run.ident))
         run.result.outcome = 'accepted'
         run.result.elapsed = time.monotonic() - run.started
         return run.result
@@ -277,7 +273,7 @@ def _prepare(adapter, plan, opts, reporter):
     _validate_tags(opts.tags)
     st = store_mod.Store(adapter)
     stack = adapter.get_stack(opts.stack)
-    if stack is not None and _status(stack) == 'DELETE_COMPLETE':
+    if stack is not None and store_mod.status_of(stack) == 'DELETE_COMPLETE':
         stack = None
     records = st.records(opts.stack)
     # The next revision is numbered from the same read the lock check used:
@@ -320,10 +316,10 @@ def _unchanged_answer(run, plan, opts):
         for r in run.records)
     if stack is None or opts.force or opts.dry_run or not held_ok or \
             store_mod.held_digest(stack) != plan.digest.split(':', 1)[1] or \
-            _status(stack) not in APPLIED:
+            store_mod.status_of(stack) not in store_mod.APPLIED:
         return False
     run.result.revision = run.current.revision if run.current else None
-    run.result.status = _status(stack)
+    run.result.status = store_mod.status_of(stack)
     return True
 
 
@@ -334,7 +330,7 @@ def _dry_run(adapter, run, plan, opts, reporter):
         'exists': stack is not None,
         'revision': run.current.revision if run.current else 0,
         'digest': ('sha256:' + digest) if digest else None,
-        'stack_status': _status(stack) if stack else None,
+        'stack_status': store_mod.status_of(stack) if stack else None,
         'updated_time': (stack.get('updated_time') or stack.get('creation_time'))
         if stack else None,
     }
@@ -394,7 +390,7 @@ def _lock(run, plan, opts, flight):
             'stack: %s' % (exc.message, run.next_rev,
                            apply.unchanged(opts.stack, run.stack, run.held_text)),
             hint='a pending record may have been left behind: run "heatplan recover %s" '
-                 '(after %d s), then deploy again' % (opts.stack, STALE_AFTER))
+                 '(after %d s), then deploy again' % (opts.stack, store_mod.STALE_AFTER))
     run.result.revision = run.next_rev
 
 
@@ -449,7 +445,7 @@ def _settle(adapter, run, opts, reporter, flight):
         store_mod.settle(run.st, run.st.records(opts.stack), run.record,
                          adapter.get_stack(run.ident))
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
-        what = 'the plan was applied' if status in APPLIED else \
+        what = 'the plan was applied' if status in store_mod.APPLIED else \
             'the stack carries revision %d but ended %s' % (rev, status)
         raise type(exc)(
             '%s\n%s, but recording the outcome in the history failed' % (exc.message, what),

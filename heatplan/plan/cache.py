@@ -273,29 +273,18 @@ class AnalysisCache:
 
     def _write_pack(self):
         """Write the entries this run used, atomically; a failure only means misses later."""
-        try:
-            fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root)
-        except OSError:
-            return False
         mac = self._mac()
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                f.write(_MAGIC + b'0' * 64 + b'\n')   # the HMAC, once known
-                for ck, where in self._used.items():
-                    line = b'%s %s\n' % (ck.encode('ascii'), self._raw(ck, where))
-                    mac.update(line)
-                    f.write(line)
-                f.seek(len(_MAGIC))
-                f.write(mac.hexdigest().encode())
-            os.replace(tmp, self.path)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            return False
-        self.stats['written'] += 1
-        return True
+
+        def write(f):
+            f.write(_MAGIC + b'0' * 64 + b'\n')   # the HMAC, once known
+            for ck, where in self._used.items():
+                line = b'%s %s\n' % (ck.encode('ascii'), self._raw(ck, where))
+                mac.update(line)
+                f.write(line)
+            f.seek(len(_MAGIC))
+            f.write(mac.hexdigest().encode())
+
+        return self._write_atomically(self.path, write)
 
     # -- plan summaries -------------------------------------------------------
     def summary_key(self, definition):
@@ -355,7 +344,8 @@ class AnalysisCache:
             return False
         mac = hmac.new(self._secret, path.encode('utf-8', 'surrogateescape') + b'\n' + raw,
                        hashlib.sha256).hexdigest().encode()
-        return self._write_atomically(path, (_MAGIC + mac + b'\n', raw))
+        pieces = (_MAGIC + mac + b'\n', raw)
+        return self._write_atomically(path, lambda f: f.writelines(pieces))
 
     def plan_summary(self, src, definition):
         """The summary stored for this definition, if every file it lists still has
@@ -384,15 +374,15 @@ class AnalysisCache:
         self.stats['hits'] += 1
         return summary
 
-    def _write_atomically(self, path, pieces):
+    def _write_atomically(self, path, write):
+        """``write(f)`` into a temporary file beside ``path``, then rename it over ``path``."""
         try:
             fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root)
         except OSError:
             return False
         try:
             with os.fdopen(fd, 'wb') as f:
-                for piece in pieces:
-                    f.write(piece)
+                write(f)
             os.replace(tmp, path)
         except OSError:
             try:

@@ -75,10 +75,6 @@ class Store:
         self.sleep = sleep
         self.clock = clock
 
-    @property
-    def adapter(self):  # the name the callers used before the driver interface
-        return self.driver
-
     def records(self, stack_name):
         """All records of ``stack_name``, oldest revision first."""
         stacks = self.driver.list_stacks(
