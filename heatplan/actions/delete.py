@@ -44,10 +44,5 @@ def delete(adapter, stack_name, keep_history=False, wait=True, dry_run=False,
             raise errors.DeployFailed('deleting stack %s ended %s' % (stack_name, status))
     removed = []
     if not keep_history:
-        for rec in records:
-            st.delete(rec)
-            removed.append(rec.revision)
-        for rec in records:
-            if wait:
-                adapter.wait_for_stack(rec.ident, timeout=300, poll=1.0)
+        removed = st.delete_history(stack_name, records, wait=wait)
     return {'stack': stack_name, 'status': status, 'records_deleted': removed}

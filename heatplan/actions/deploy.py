@@ -381,7 +381,8 @@ def _lock(run, plan, opts, flight):
     try:
         run.record = run.st.create_pending(
             opts.stack, run.next_rev, plan.body, plan.digest,
-            dict(opts.meta, action=opts.action, changes=run.changes.as_dict()))
+            dict(opts.meta, action=opts.action, changes=run.changes.as_dict()),
+            wait=opts.wait)
     except store_mod.Locked:
         raise
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
@@ -442,8 +443,8 @@ def _settle(adapter, run, opts, reporter, flight):
     flight.phase = 'settling'
     flight.status = status
     try:
-        store_mod.settle(run.st, run.st.records(opts.stack), run.record,
-                         adapter.get_stack(run.ident))
+        store_mod.settle(run.st, run.st.records(opts.stack, cached=True), run.record,
+                         adapter.get_stack(run.ident), history_max=opts.history_max)
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         what = 'the plan was applied' if status in store_mod.APPLIED else \
             'the stack carries revision %d but ended %s' % (rev, status)
@@ -453,10 +454,4 @@ def _settle(adapter, run, opts, reporter, flight):
     if run.record.status != store_mod.DEPLOYED:
         result.failures = apply.failures(adapter, run.ident)
         result.outcome = 'failed'
-        return result
-    try:
-        store_mod.prune(run.st, opts.stack, opts.history_max)
-    except errors.HeatplanError as exc:  # the deploy itself succeeded
-        reporter.info('warning: pruning old revision records failed: %s'
-                      % exc.message.splitlines()[0])
     return result

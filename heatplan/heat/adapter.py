@@ -395,6 +395,16 @@ class HeatAdapter:
         with self._errors('tagging stack %s' % stack_id):
             self.client.stacks.update(stack_id, existing=True, tags=','.join(tags))
 
+    def patch_files(self, stack_id, files):
+        """Add ``files`` to the stack's files map (PATCH with ``existing``).
+
+        Heat merges them into the stored map and keeps the template,
+        parameters and tags: only what is sent is new.
+        """
+        with self._errors('updating the files of stack %s' % stack_id,
+                          {'files': files}):
+            self.client.stacks.update(stack_id, existing=True, files=dict(files))
+
     @idempotent_read
     def get_stack(self, name_or_id, resolve_outputs=False):
         """The stack as a dict, or ``None`` if Heat has no such stack."""

@@ -16,6 +16,8 @@ from heatplan import store
 #: Tag carried by heatplan's revision-record stacks; the local Heat hides
 #: stacks tagged so from stack lists (``hidden_stack_tags``).
 RECORD_TAG = store.RECORD_TAG
+#: Every tag heatplan's own stacks carry (format-1 records, the history, the lock).
+HIDDEN_TAGS = (store.RECORD_TAG, store.HISTORY_TAG, store.LOCK_TAG)
 
 DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 8006
@@ -250,7 +252,7 @@ def render_conf(paths, host, port, limits=None, debug=False):
         'heat.engine.clients.os.keystone.fake_keystoneclient.FakeKeystoneClient',
         'region_name_for_services = %s' % REGION,
         'auth_encryption_key = %s' % _auth_encryption_key(paths),
-        'hidden_stack_tags = %s' % RECORD_TAG,
+        'hidden_stack_tags = %s' % ','.join(HIDDEN_TAGS),
         'heat_metadata_server_url = http://%s:%d' % (host, port),
         'heat_waitcondition_server_url = http://%s:%d/v1/waitcondition' % (host, port),
         'num_engine_workers = 1',

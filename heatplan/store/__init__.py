@@ -43,3 +43,7 @@ from heatplan.store.records import stack_tag  # noqa: F401
 from heatplan.store.records import tag_value  # noqa: F401
 from heatplan.store.records import tags_of  # noqa: F401
 from heatplan.store.records import who  # noqa: F401
+from heatplan.store.history import HISTORY_TAG  # noqa: F401
+from heatplan.store.history import LOCK_TAG  # noqa: F401
+from heatplan.store.history import history_name  # noqa: F401
+from heatplan.store.history import lock_name  # noqa: F401

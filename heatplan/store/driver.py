@@ -31,6 +31,19 @@ class Driver(abc.ABC):
         """Replace a stack's tags (nothing else changes)."""
 
     @abc.abstractmethod
+    def update_stack(self, stack_id, body, tags=None, timeout_mins=None,
+                     disable_rollback=True):
+        """Replace a stack's template and files (one PUT)."""
+
+    @abc.abstractmethod
+    def patch_files(self, stack_id, files):
+        """Add ``files`` to a stack's files map (PATCH, ``existing``: Heat merges them)."""
+
+    @abc.abstractmethod
+    def wait_for_stack(self, name_or_id, timeout=3600, poll=2.0, callback=None):
+        """Poll until the stack's operation ends; its final status."""
+
+    @abc.abstractmethod
     def get_files(self, stack):
         """The stack's files map."""
 

@@ -32,9 +32,11 @@ the lock (it stays, and the older one then gives up).  doc/source/reliability.rs
 has the whole argument.
 """
 
+import json
 import time
 
 from heatplan import errors
+from heatplan.store import history as hist_mod
 from heatplan.store import records as rec_mod
 
 IN_PROGRESS = '_IN_PROGRESS'
@@ -48,6 +50,9 @@ STALE_AFTER = 120.0
 #: ones to go away before it gives up the lock too.
 CONTENDERS_GO_WITHIN = 30.0
 GONE = ('DELETE_COMPLETE', 'DELETE_IN_PROGRESS')
+#: Seconds a waiting deploy takes at most to settle its revision once the
+#: stack's operation ended (another deploy settles it only after that).
+HOLDER_SETTLES_WITHIN = 10.0
 
 
 def status_of(stack):
@@ -63,26 +68,99 @@ class Locked(errors.RefusedError):
 
 
 class Store:
-    """Revision records of one project's stacks, over a driver.
+    """The plan history of one project's stacks, over a driver.
 
-    ``driver``: the Heat adapter (:class:`heatplan.heat.adapter.HeatAdapter`)
-    or :class:`heatplan.store.memory.MemoryHeat`; ``sleep`` waits between
-    looks at racing records (the memory driver's tests pass their own).
+    Format 2 (:mod:`heatplan.store.history`): one history stack per
+    managed stack and, while a deploy runs, its lock stack.  Format 1
+    record stacks (one per revision) are still read, settled and migrated
+    into the history by the next deploy.  ``driver``: the Heat adapter
+    (:class:`heatplan.heat.adapter.HeatAdapter`) or
+    :class:`heatplan.store.memory.MemoryHeat`; ``sleep`` waits between
+    looks at racing locks (the memory driver's tests pass their own).
     """
 
     def __init__(self, driver, sleep=time.sleep, clock=time.monotonic):
         self.driver = driver
         self.sleep = sleep
         self.clock = clock
+        self.snapshots = {}     # stack name -> the last history read (Snapshot or None)
+        self.leftovers = {}     # stack name -> format-1 records already in the history
 
-    def records(self, stack_name):
-        """All records of ``stack_name``, oldest revision first."""
+    # -- reading ------------------------------------------------------------
+
+    def records(self, stack_name, cached=False):
+        """Every revision of ``stack_name`` (and the running deploy's), oldest first.
+
+        One read of the history stack's files (one consistent snapshot),
+        the lock stack if a deploy holds it, and format-1 records not yet
+        migrated.  ``cached``: reuse this Store's last history read (valid
+        while this process holds the lock: no one else writes then).
+        """
+        if not (cached and stack_name in self.snapshots):
+            self.snapshots[stack_name] = self._read_history(stack_name)
+        snap = self.snapshots[stack_name]
+        records = self._history_records(snap) if snap is not None else []
+        known = {r.revision for r in records}
+        legacy = self._legacy(stack_name)
+        self.leftovers[stack_name] = [r for r in legacy if r.revision in known]
+        records += [r for r in legacy if r.revision not in known]
+        lock = self._lock_record(stack_name, max([r.revision for r in records] or [0]))
+        if lock is not None:
+            records.append(lock)
+        records.sort(key=lambda r: (r.revision, r.kind == 'lock', r.created, r.id))
+        _derive_superseded(records)
+        return records
+
+    def _named(self, name):
+        return [s for s in self.driver.list_stacks(show_hidden=True, name=name)
+                if s.get('stack_name') == name and s.get('stack_status') not in GONE]
+
+    def _read_history(self, stack_name):
+        rows = self._named(hist_mod.history_name(stack_name))
+        if not rows:
+            return None
+        stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))
+        ident = '%s/%s' % (stack['stack_name'], stack['id'])
+        return hist_mod.Snapshot(stack, self.driver.get_files(ident))
+
+    def _history_records(self, snap):
+        out = []
+        for rev, doc in snap.live().items():
+            meta = doc['meta'] if isinstance(doc, dict) else {}
+            digest = meta.get('digest') if isinstance(meta.get('digest'), str) else None
+            rec = rec_mod.Record(
+                snap.stack['stack_name'], snap.stack['id'], rev,
+                doc['outcome'] if isinstance(doc, dict) else 'damaged', digest,
+                meta.get('created_at') if isinstance(meta.get('created_at'), str) else '',
+                meta.get('by') if isinstance(meta.get('by'), str) else '', [],
+                kind='history')
+            rec.doc, rec.snapshot = doc, snap
+            out.append(rec)
+        return out
+
+    def _legacy(self, stack_name):
         stacks = self.driver.list_stacks(
             tags=[rec_mod.RECORD_TAG, rec_mod.stack_tag(stack_name)], show_hidden=True)
-        records = [rec_mod.Record.from_stack(s) for s in stacks
-                   if s.get('stack_status') not in GONE]
-        records.sort(key=lambda r: (r.revision, r.created, r.id))
-        return records
+        return [rec_mod.Record.from_stack(s) for s in stacks
+                if s.get('stack_status') not in GONE]
+
+    def _lock_record(self, stack_name, last):
+        rows = self._named(hist_mod.lock_name(stack_name))
+        if not rows:
+            return None
+        stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))
+        rec = rec_mod.Record.from_stack(stack)
+        rec.kind, rec.status = 'lock', rec_mod.PENDING
+        try:
+            rec.meta = self.meta(rec)
+        except (errors.HeatplanError, ValueError):
+            rec.meta = {}
+        num = rec.meta.get('revision')
+        rec.revision = num if isinstance(num, int) and num > last else last + 1
+        if isinstance(rec.meta.get('digest'), str):
+            rec.digest = rec.meta['digest']
+        rec.by = rec.meta.get('by') or rec.by
+        return rec
 
     def get(self, stack_name, revision):
         for rec in self.records(stack_name):
@@ -92,36 +170,95 @@ class Store:
             'stack %s has no revision %s' % (stack_name, revision),
             hint='list the revisions with "heatplan history %s"' % stack_name)
 
-    def create_pending(self, stack_name, revision, plan_body, digest, meta):
-        """Create the pending record for ``revision``: this takes the lock.
+    def files(self, record):
+        """The revision's files map as deployed, with its record.json."""
+        if record.kind == 'history':
+            doc = record.doc
+            if not isinstance(doc, dict):
+                from heatplan.plan import manifest as manifest_mod
 
-        Raises :class:`Locked` when another deploy holds it (see the module's
-        docstring for the rule).
+                raise manifest_mod.DamagedRecord(
+                    '%s of %s is damaged (not a revision document heatplan wrote)'
+                    % (hist_mod.rev_key(record.revision), record.name))
+            if not doc.get('stored', True):
+                raise errors.NotFound(
+                    'revision %d of %s was never sent to Heat (the deploy stopped before '
+                    'it did): its plan is not stored' % (record.revision, doc['meta'].get(
+                        'stack', '?')), hint='pick another revision (heatplan history)')
+            try:
+                files = record.snapshot.plan_files(doc)
+            except KeyError as exc:
+                from heatplan.plan import manifest as manifest_mod
+
+                raise manifest_mod.DamagedRecord(
+                    'revision %d: file %s of the history stack %s is missing'
+                    % (record.revision, exc.args[0], record.name))
+            files[rec_mod.RECORD_FILE] = json.dumps(doc['meta'], sort_keys=True, indent=1)
+            return files
+        return self.driver.get_files(record.ident)
+
+    def meta(self, record, files=None):
+        from heatplan.plan import manifest as manifest_mod
+
+        if record.kind == 'history' and files is None:
+            files = self.files(record)
+        files = files if files is not None else self.files(record)
+        return manifest_mod.load_meta(files.get(rec_mod.RECORD_FILE) or None,
+                                      'record.json of %s' % record.name)
+
+    # -- the lock -----------------------------------------------------------
+
+    def create_pending(self, stack_name, revision, plan_body, digest, meta, wait=True):
+        """Take the deploy lock for ``revision``: create the lock stack, win its contest.
+
+        Raises :class:`Locked` when another deploy holds it (see the
+        module's docstring for the rule), or recorded ``revision`` since
+        this deploy read the history.  ``wait``: this deploy settles its
+        revision itself (others leave the lock to it).
         """
         by = rec_mod.who()
         record_meta = rec_mod.record_meta(stack_name, revision, digest, meta, by)
-        name = rec_mod.record_name(stack_name, revision)
-        tags = rec_mod.record_tags(stack_name, revision, rec_mod.PENDING, digest, by)
-        try:
-            created = self.driver.create_stack(
-                name, rec_mod.record_body(plan_body, record_meta), tags=tags)
-        except errors.HeatRejected as exc:
-            if getattr(exc, 'status_code', None) == 409:
-                raise self.locked_error(stack_name, revision)
-            raise
+        record_meta['settled_by_holder'] = bool(wait)
+        name = hist_mod.lock_name(stack_name)
+        tags = [hist_mod.LOCK_TAG, rec_mod.stack_tag(stack_name), 'hp-status=pending',
+                rec_mod.digest_tag(digest), 'hp-by=' + by]
+        body = {'template': hist_mod.LOCK_TEMPLATE,
+                'files': {rec_mod.RECORD_FILE: json.dumps(record_meta, sort_keys=True,
+                                                          indent=1)}}
+        created = self._create_lock(stack_name, revision, name, body, tags)
         record = rec_mod.Record(name, created['id'], revision, rec_mod.PENDING, digest,
-                                record_meta['created_at'], by, tags)
+                                record_meta['created_at'], by, tags, kind='lock')
+        record.meta, record.plan_files = record_meta, dict(plan_body['files'])
         winner = self._contest(record)
         if winner is not None:
             self._withdraw(record)
             raise self.locked_error(stack_name, revision, winner)
+        # Numbered from a read before the lock: a deploy that finished in
+        # between recorded this number (its preview was of another stack).
+        taken = [r for r in self.records(stack_name)
+                 if r.kind != 'lock' and r.revision >= revision]
+        if taken:
+            self._withdraw(record)
+            raise self.locked_error(stack_name, revision, taken[0])
         return record
 
+    def _create_lock(self, stack_name, revision, name, body, tags):
+        deadline = self.clock() + CONTENDERS_GO_WITHIN
+        while True:
+            try:
+                return self.driver.create_stack(name, body, tags=tags)
+            except errors.HeatRejected as exc:
+                if getattr(exc, 'status_code', None) != 409:
+                    raise
+                # a lock being deleted (its deploy just released it) still
+                # holds the name for a moment
+                if self._named(name) or self.clock() >= deadline:
+                    raise self.locked_error(stack_name, revision)
+                self.sleep(0.5)
+
     def _same_name(self, name):
-        """Live records named ``name``, found by name (rows, tags stored or not)."""
-        rows = [s for s in self.driver.list_stacks(show_hidden=True, name=name)
-                if s.get('stack_name') == name and s.get('stack_status') not in GONE]
-        return [rec_mod.Record.from_stack(s) for s in rows]
+        """Live stacks named ``name``, found by name (rows, tags stored or not)."""
+        return [rec_mod.Record.from_stack(s) for s in self._named(name)]
 
     def _contest(self, record):
         """None when ``record`` holds the lock; else the record that does (or may)."""
@@ -132,7 +269,7 @@ class Store:
             if seen == 'hold':
                 return None
             if seen != 'wait':
-                seen.revision = record.revision  # tags may not be stored yet: the name says it
+                seen.revision = record.revision  # tags may not be stored yet
                 return seen
             if self.clock() >= deadline:         # gave up: a younger one may hold it
                 return next((r for r in live if r.id != record.id), record)
@@ -142,12 +279,17 @@ class Store:
         try:
             self.driver.delete_stack(record.ident)
         except errors.HeatplanError:
-            pass  # a leftover pending record: recover (or the next check) settles it
+            pass  # a leftover lock: recover (or the next check) settles it
+
+    def holder_alive(self, record):
+        """True while a lock is still there (its holder has not settled it)."""
+        stack = self.driver.get_stack(record.ident)
+        return stack is not None and status_of(stack) not in GONE
 
     def locked_error(self, stack_name, revision, record=None):
         if record is None:
             for rec in self.records(stack_name):
-                if rec.revision == revision:
+                if rec.revision == revision or rec.kind == 'lock':
                     record = rec
         started = ''
         if record is not None:
@@ -157,7 +299,14 @@ class Store:
                       hint='"heatplan wait %s" waits for it to finish; if it died, run '
                            '"heatplan recover %s"' % (stack_name, stack_name))
 
+    # -- writing ------------------------------------------------------------
+
     def set_status(self, record, status):
+        """A format-1 record's status tag (format 2 records its outcome in commit)."""
+        if record.kind != 'legacy':
+            if status == rec_mod.FAILED and record.status == rec_mod.PENDING:
+                self.commit(record, rec_mod.FAILED, None)
+            return
         tags = [t for t in record.tags if not t.startswith('hp-status=')]
         tags.append('hp-status=' + status)
         self.driver.update_tags(record.ident, tags)
@@ -170,18 +319,156 @@ class Store:
         except errors.HeatplanError:
             pass  # recover settles it later
 
-    def files(self, record):
-        return self.driver.get_files(record.ident)
+    def commit(self, record, outcome, stack, history_max=None):
+        """Record a pending revision's outcome in the history, then release its lock.
 
-    def meta(self, record, files=None):
-        files = files if files is not None else self.files(record)
-        from heatplan.plan import manifest as manifest_mod
+        ``stack``: the managed stack as last read (None: not sent).  The
+        plan comes from this deploy's memory, or (settling another deploy's
+        revision) from the stack when it carries that revision.  Format-1
+        records are migrated in the same write; the oldest revisions past
+        ``history_max`` are pruned in it.
+        """
+        name = (record.meta or {}).get('stack') or _stack_of(record)
+        plan_files = record.plan_files
+        if plan_files is None and stack is not None and \
+                rec_mod.held_revision(stack) == str(record.revision) and \
+                record.digest and rec_mod.held_digest(stack) == record.digest.split(':')[-1]:
+            plan_files = self.driver.get_files('%s/%s' % (stack['stack_name'], stack['id']))
+        meta = dict(record.meta or {})
+        meta.pop('settled_by_holder', None)
+        docs = [(record.revision, hist_mod.rev_doc(record.revision, outcome, meta, plan_files),
+                 plan_files)]
+        records = self.records(name, cached=True)
+        migrating = [r for r in records if r.kind == 'legacy' and r.status != rec_mod.PENDING]
+        docs += [self._migrated(r) for r in migrating]
+        live = [r for r in records if r.kind == 'history'] + migrating
+        applied = [r.revision for r in live if r.status in (rec_mod.DEPLOYED,
+                                                            rec_mod.SUPERSEDED)]
+        keep = {record.revision} if outcome == rec_mod.DEPLOYED else \
+            {record.revision, max(applied or [0])}
+        pruned = _to_prune(live + [record], history_max, keep)
+        self._write(name, docs, pruned)
+        for old in migrating + self.leftovers.get(name, []):
+            self._withdraw(old)
+        record.status = outcome
+        if record.kind == 'lock':
+            self._release(record)
+        return pruned
 
-        return manifest_mod.load_meta(files.get(rec_mod.RECORD_FILE) or None,
-                                      'record.json of %s' % record.name)
+    def _migrated(self, rec):
+        files = self.driver.get_files(rec.ident)
+        raw = files.pop(rec_mod.RECORD_FILE, None)
+        try:
+            meta = json.loads(raw) if raw else {}
+        except ValueError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        meta.setdefault('digest', rec.digest)
+        meta.setdefault('revision', rec.revision)
+        outcome = rec_mod.FAILED if rec.status == rec_mod.FAILED else rec_mod.DEPLOYED
+        return rec.revision, hist_mod.rev_doc(rec.revision, outcome, meta, files), files
+
+    def _write(self, stack_name, docs, pruned):
+        snap = self.snapshots.get(stack_name)
+        new = hist_mod.write_files(snap, docs)
+        for rev in pruned:
+            new[hist_mod.pruned_key(rev)] = ''
+        if snap is None:
+            self._create_history(stack_name, new)
+        elif not self._compact(stack_name, snap, new):
+            for piece in hist_mod.chunks(new):
+                self.driver.patch_files(snap.ident, piece)
+        self.snapshots.pop(stack_name, None)
+
+    def _create_history(self, stack_name, new):
+        pieces = hist_mod.chunks(new)
+        tags = [hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)]
+        created = self.driver.create_stack(
+            hist_mod.history_name(stack_name),
+            {'template': hist_mod.TEMPLATE, 'files': pieces[0]}, tags=tags)
+        ident = '%s/%s' % (hist_mod.history_name(stack_name), created['id'])
+        for piece in pieces[1:]:
+            self.driver.wait_for_stack(ident, timeout=120, poll=0.5)
+            self.driver.patch_files(ident, piece)
+
+    def _compact(self, stack_name, snap, new):
+        """One full update dropping pruned revisions and unused blobs, when worth it."""
+        keep, garbage, live = hist_mod.compacted(snap, new)
+        if garbage < COMPACT_MIN_BYTES or garbage < live // 2:
+            return False
+        size = sum(len(k) + len(v) for k, v in keep.items())
+        if size > hist_mod.CHUNK_BYTES:
+            return False
+        self.driver.update_stack(snap.ident, {'template': hist_mod.TEMPLATE, 'files': keep},
+                                 tags=[hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)])
+        return True
+
+    def _release(self, record):
+        """Delete the lock stack, by id (never a newer lock of the same name)."""
+        try:
+            self.driver.delete_stack(record.ident, wait=True, timeout=60, poll=0.3)
+        except errors.HeatplanError:
+            pass  # the next deploy waits for a lock being deleted; recover removes it
 
     def delete(self, record, wait=False):
+        """Remove one revision (format 2: mark it pruned) or a lock / format-1 record."""
+        if record.kind == 'history':
+            self.driver.patch_files(record.snapshot.ident,
+                                    {hist_mod.pruned_key(record.revision): ''})
+            return None
         return self.driver.delete_stack(record.ident, wait=wait)
+
+    def delete_history(self, stack_name, records, wait=True):
+        """Delete every stack holding ``stack_name``'s history; the revisions removed."""
+        idents = set()
+        for rec in list(records) + self.leftovers.get(stack_name, []):
+            idents.add(rec.ident)
+        for ident in sorted(idents):
+            self.driver.delete_stack(ident)
+        if wait:
+            for ident in sorted(idents):
+                self.driver.wait_for_stack(ident, timeout=300, poll=1.0)
+        return [r.revision for r in records]
+
+
+#: Compaction runs when unreferenced history bytes exceed both this and
+#: half the live bytes (so its full write is amortised over many deploys).
+COMPACT_MIN_BYTES = 64 * 1024
+
+
+def _stack_of(record):
+    name = record.name
+    for suffix in ('.history', '.lock'):
+        if name.startswith('hp.') and name.endswith(suffix):
+            return name[3:-len(suffix)]
+    return name[3:].rsplit('.r', 1)[0]
+
+
+def _derive_superseded(records):
+    """Deployed revisions older than the newest deployed one are superseded."""
+    applied = [r for r in records
+               if r.status in (rec_mod.DEPLOYED, rec_mod.SUPERSEDED)]
+    for rec in applied[:-1]:
+        rec.status = rec_mod.SUPERSEDED
+    if applied:
+        applied[-1].status = rec_mod.DEPLOYED
+
+
+def _to_prune(records, history_max, keep):
+    """Revisions to prune so that at most ``history_max`` stay; never one in ``keep``."""
+    if not history_max or history_max < 1:
+        return []
+    revs = sorted({r.revision for r in records})
+    excess = len(revs) - history_max
+    out = []
+    for rev in revs:
+        if excess <= 0:
+            break
+        if rev in keep:
+            continue
+        out.append(rev)
+        excess -= 1
+    return out
 
 
 def _age_key(record):
@@ -220,15 +507,20 @@ def confirm_read(driver, stack):
     return driver.get_stack('%s/%s' % (stack['stack_name'], stack['id']))
 
 
-def settle(st, records, record, stack):
-    """Set a pending record's status from the stack's real state."""
-    if rec_mod.held_revision(stack) == str(record.revision) and status_of(stack) in APPLIED:
+def settle(st, records, record, stack, history_max=None):
+    """Set a pending revision's outcome from the stack's real state."""
+    applied = rec_mod.held_revision(stack) == str(record.revision) and \
+        status_of(stack) in APPLIED
+    outcome = rec_mod.DEPLOYED if applied else rec_mod.FAILED
+    if record.kind != 'legacy':
+        st.commit(record, outcome, stack, history_max=history_max)
+        return record.status
+    if applied:
         for other in records:
-            if other.status == rec_mod.DEPLOYED and other.revision != record.revision:
+            if other.kind == 'legacy' and other.status == rec_mod.DEPLOYED and \
+                    other.revision != record.revision:
                 st.set_status(other, rec_mod.SUPERSEDED)
-        st.set_status(record, rec_mod.DEPLOYED)
-    else:
-        st.set_status(record, rec_mod.FAILED)
+    st.set_status(record, outcome)
     return record.status
 
 
@@ -280,6 +572,15 @@ def _settle_pending(st, records, rec, stack, stack_name, info):
     stack = confirm_read(st.driver, stack)
     if stack is None or in_progress(stack) or rec_mod.held_revision(stack) != held:
         raise st.locked_error(stack_name, rec.revision, rec)
+    if rec.kind == 'lock' and (rec.meta or {}).get('settled_by_holder', True):
+        # Its deploy is waiting for the stack and settles it within seconds
+        # of the end: leave it that long, settle it only if it did not.
+        st.sleep(HOLDER_SETTLES_WITHIN)
+        if not st.holder_alive(rec):
+            if info is not None:
+                info('revision %d of %s was settled by its deploy' % (rec.revision,
+                                                                      stack_name))
+            return stack
     settle(st, records, rec, stack)
     if info is not None:
         info('settled revision %d of %s as %s' % (rec.revision, stack_name, rec.status))
@@ -287,22 +588,18 @@ def _settle_pending(st, records, rec, stack, stack_name, info):
 
 
 def prune(st, stack_name, history_max):
-    """Delete the oldest records past ``history_max``; never the deployed one."""
+    """Remove the oldest revisions past ``history_max``; never the deployed or a pending one."""
     if not history_max or history_max < 1:
         return []
     records = st.records(stack_name)
-    deployed = [r for r in records if r.status == rec_mod.DEPLOYED]
-    keep_id = deployed[-1].id if deployed else None
-    excess = len(records) - history_max
+    settled = [r for r in records if r.status != rec_mod.PENDING]
+    keep = {r.revision for r in records if r.status in (rec_mod.DEPLOYED, rec_mod.PENDING)}
+    revs = _to_prune(records, history_max, keep)
     removed = []
-    for rec in records:
-        if excess <= 0:
-            break
-        if rec.id == keep_id or rec.status == rec_mod.PENDING:
-            continue
-        st.delete(rec)
-        removed.append(rec.revision)
-        excess -= 1
+    for rec in settled:
+        if rec.revision in revs:
+            st.delete(rec)
+            removed.append(rec.revision)
     return removed
 
 

@@ -24,6 +24,7 @@ import threading
 
 from heatplan import errors
 from heatplan.store import driver as driver_mod
+from heatplan.store import history as hist_mod
 from heatplan.store import records as rec_mod
 
 #: Heat's stack-list filter names -> the stack's keys
@@ -125,7 +126,8 @@ class MemoryHeat(driver_mod.Driver):
         if self.before_insert is not None:
             # the id and creation time are taken; the row is not visible yet
             self.before_insert(name)
-        record = body.get('template') == rec_mod.RECORD_TEMPLATE
+        record = body.get('template') in (rec_mod.RECORD_TEMPLATE, hist_mod.TEMPLATE,
+                                          hist_mod.LOCK_TEMPLATE)
         with self._lock:
             self.stacks[stack_id] = {
                 'id': stack_id, 'stack_name': name,
@@ -141,10 +143,22 @@ class MemoryHeat(driver_mod.Driver):
                      disable_rollback=True):
         self.calls.append(('update_stack', stack_id))
         stack = self._need(stack_id)
-        stack['stack_status'] = 'UPDATE_IN_PROGRESS'
+        record = body.get('template') == hist_mod.TEMPLATE
+        stack['stack_status'] = 'UPDATE_COMPLETE' if record else 'UPDATE_IN_PROGRESS'
         stack['updated_time'] = self._stamp()
         self.files[stack['id']] = dict(body.get('files') or {})
         self._set_tags(stack['id'], tags)
+
+    @_locked
+    def patch_files(self, stack_id, files):
+        self.calls.append(('patch_files', stack_id))
+        stack = self._need(stack_id)
+        stack['updated_time'] = self._stamp()
+        self.files[stack['id']].update(files)
+
+    def wait_for_stack(self, name_or_id, timeout=3600, poll=2.0, callback=None):
+        stack = self.get_stack(name_or_id)
+        return stack['stack_status'] if stack else 'DELETE_COMPLETE'
 
     @_locked
     def update_tags(self, stack_id, tags):

@@ -134,6 +134,16 @@ class Record:
     tags: list
     #: the record's record.json, when a read of its files already fetched it
     meta_text: str = None
+    #: 'legacy' (a format-1 record stack), 'history' (a revision in the
+    #: history stack) or 'lock' (the running deploy's pending revision)
+    kind: str = 'legacy'
+    #: the plan's files map (a lock taken by this process)
+    plan_files: dict = None
+    #: record.json's content (history revisions and locks)
+    meta: dict = None
+    #: the revision's document and the history read it came from
+    doc: object = None
+    snapshot: object = None
 
     @classmethod
     def from_stack(cls, stack):

@@ -159,6 +159,7 @@ class FakeHeat:
             if request.method == 'PATCH':
                 if 'tags' in data:
                     stack['tags'] = [t for t in data['tags'].split(',') if t]
+                stack['files'].update(data.get('files') or {})   # Heat merges them
                 return ok(request, status_code=202, text='')
             if request.method == 'DELETE':
                 del self.stacks[stack['id']]

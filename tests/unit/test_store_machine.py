@@ -49,18 +49,19 @@ def new_store(heat=None, fake=None):
     return store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock), heat, fake
 
 
-def live_records(heat, name='hp.demo.r1'):
+def live_records(heat, name='hp.demo.lock'):
     return [s for s in heat.list_stacks(show_hidden=True, name=name)
             if s['stack_status'] not in machine.GONE]
 
 
-def deploy_stack(heat, revision, status='UPDATE_IN_PROGRESS', name='demo'):
+def deploy_stack(heat, revision, status='UPDATE_IN_PROGRESS', name='demo', files=None):
     """The managed stack, carrying ``revision`` (created if need be)."""
     tags = [store_mod.STACK_REV_TAG + str(revision), 'hp-digest=' + 'ab' * 32]
+    body = {'template': 'x', 'files': dict(files or {})}
     if heat.get_stack(name) is None:
-        heat.create_stack(name, {'template': 'x', 'files': {}}, tags=tags)
+        heat.create_stack(name, body, tags=tags)
     else:
-        heat.update_stack(name, {'template': 'x', 'files': {}}, tags=tags)
+        heat.update_stack(name, body, tags=tags)
     if not status.endswith('IN_PROGRESS'):
         heat.finish(name, status)
     return heat.get_stack(name)
@@ -150,14 +151,14 @@ def test_the_oldest_goes_ahead_once_the_younger_withdraws():
 
 
 def test_the_lock_holds_while_the_tags_are_not_stored_yet():
-    """Records are listed by tag; a record whose tags Heat has not stored is
-    invisible to that listing, so the second deploy computes the same
-    revision.  The check after the create goes by name and still refuses."""
+    """Heat stores a stack's tags after its row.  The lock is found by name
+    (the row), so a deploy whose lock's tags are not stored yet is still
+    seen, and the check after the create goes by name too."""
     st, heat, _ = new_store()
     heat.duplicate_names = True
     heat.late_tags = 100
     st.create_pending('demo', 1, PLAN, DIGEST, {})
-    assert st.records('demo') == []            # the tag listing cannot see it yet
+    assert [(r.revision, r.status) for r in st.records('demo')] == [(1, store_mod.PENDING)]
     with pytest.raises(store_mod.Locked):
         st.create_pending('demo', 1, PLAN, DIGEST, {})
     assert len(live_records(heat)) == 1
@@ -308,15 +309,23 @@ def test_an_update_that_ended_between_the_reads_is_not_refused():
 
 # -- prune ----------------------------------------------------------------
 
+def commit(st, heat, rev, outcome='COMPLETE', files=None, history_max=None, name='demo'):
+    """One deploy of revision ``rev``: lock, stack update, settle; the lock record."""
+    plan = {'template': PLAN['template'], 'files': files or PLAN['files']}
+    rec = st.create_pending(name, rev, plan, DIGEST, {'description': 'r%d' % rev})
+    stack = deploy_stack(heat, rev, 'UPDATE_IN_PROGRESS', name=name)
+    heat.finish(name, outcome)
+    store_mod.settle(st, st.records(name, cached=True), rec, heat.get_stack(name),
+                     history_max=history_max)
+    return rec, stack
+
+
 def test_prune_never_removes_the_deployed_revision_or_a_pending_one():
     st, heat, _ = new_store()
-    records = []
-    for rev in range(1, 7):
-        records.append(st.create_pending('demo', rev, PLAN, DIGEST, {}))
-    st.set_status(records[0], store_mod.DEPLOYED)     # the oldest is the deployed one
-    for rec in records[1:5]:
-        st.set_status(rec, store_mod.FAILED)
-    # records[5] stays pending
+    commit(st, heat, 1)                                 # the deployed one
+    for rev in range(2, 6):
+        commit(st, heat, rev, 'FAILED')
+    st.create_pending('demo', 6, PLAN, DIGEST, {})      # pending
     removed = store_mod.prune(st, 'demo', 2)
     assert removed == [2, 3, 4, 5]
     assert [(r.revision, r.status) for r in st.records('demo')] == [
@@ -326,19 +335,193 @@ def test_prune_never_removes_the_deployed_revision_or_a_pending_one():
 
 def test_records_are_listed_oldest_revision_first_and_deleted_ones_left_out():
     st, heat, _ = new_store()
-    for rev in (3, 1, 2):
-        st.create_pending('demo', rev, PLAN, DIGEST, {})
+    for rev in (1, 2, 3):
+        commit(st, heat, rev)
     st.delete(st.get('demo', 2))
-    assert [r.revision for r in st.records('demo')] == [1, 3]
+    assert [(r.revision, r.status) for r in st.records('demo')] == [
+        (1, store_mod.SUPERSEDED), (3, store_mod.DEPLOYED)]
     with pytest.raises(errors.NotFound):
         st.get('demo', 2)
 
 
-def test_a_record_keeps_the_plan_files_and_its_metadata():
+def test_a_revision_keeps_the_plan_files_and_its_metadata():
     st, heat, _ = new_store()
-    rec = st.create_pending('demo', 1, PLAN, DIGEST, {'description': 'first'})
+    commit(st, heat, 1)
+    rec = st.get('demo', 1)
     files = st.files(rec)
     assert files['a.yaml'] == 'x: 1\n'
     meta = st.meta(rec, files)
-    assert meta['description'] == 'first' and meta['revision'] == 1 and \
+    assert meta['description'] == 'r1' and meta['revision'] == 1 and \
         meta['digest'] == DIGEST
+    assert 'settled_by_holder' not in meta
+
+
+# -- format 2: one history stack ------------------------------------------
+
+def heatplan_stacks(heat):
+    return sorted(s['stack_name'] for s in heat.list_stacks() if s['stack_name'] != 'demo')
+
+
+def test_ten_revisions_leave_one_history_stack_and_no_lock():
+    st, heat, _ = new_store()
+    for rev in range(1, 11):
+        commit(st, heat, rev, files={'a.yaml': 'x: 1\n', 'b.yaml': 'rev: %d\n' % rev})
+    assert heatplan_stacks(heat) == ['hp.demo.history']
+    assert [r.revision for r in st.records('demo')] == list(range(1, 11))
+    assert st.files(st.get('demo', 4))['b.yaml'] == 'rev: 4\n'
+    # the locks were created and deleted, one per deploy; one history create
+    creates = [c[1] for c in heat.calls if c[0] == 'create_stack']
+    assert creates.count('hp.demo.history') == 1 and creates.count('hp.demo.lock') == 10
+
+
+def test_a_revision_sends_only_the_files_that_changed():
+    st, heat, _ = new_store()
+    big = {'k%d.yaml' % i: 'file: %d\n' % i + 'x' * 1000 for i in range(50)}
+    commit(st, heat, 1, files=big)
+    sent = []
+    real = heat.patch_files
+    heat.patch_files = lambda ident, files: (sent.append(dict(files)), real(ident, files))
+    changed = dict(big, **{'k7.yaml': 'changed\n'})
+    commit(st, heat, 2, files=changed)
+    blobs = [k for piece in sent for k in piece if k.startswith('heatplan://history/blob/')]
+    assert len(blobs) == 1
+    # the changed file, plus the revision's index of its 50 files (about 80 bytes each)
+    assert sum(len(v) for piece in sent for v in piece.values()) < 1000 + 50 * 90
+    assert st.files(st.get('demo', 2)) == dict(changed, **{
+        store_mod.RECORD_FILE: st.files(st.get('demo', 2))[store_mod.RECORD_FILE]})
+    assert st.files(st.get('demo', 1))['k7.yaml'] == big['k7.yaml']
+
+
+def test_a_big_first_write_is_split_blobs_first_and_documents_last(monkeypatch):
+    from heatplan.store import history as hist_mod
+
+    monkeypatch.setattr(hist_mod, 'CHUNK_BYTES', 4000)
+    st, heat, _ = new_store()
+    big = {'k%d.yaml' % i: 'y%d' % i * 500 for i in range(10)}
+    commit(st, heat, 1, files=big)
+    ident = st.records('demo')[0].snapshot.ident
+    assert heat.count('patch_files') >= 2
+    assert st.files(st.get('demo', 1))['k3.yaml'] == big['k3.yaml']
+    pieces = hist_mod.chunks(hist_mod.write_files(None, [(1, hist_mod.rev_doc(
+        1, 'deployed', {}, big), big)]), 4000)
+    assert all(k.startswith(hist_mod.BLOB_PREFIX) for p in pieces[:-1] for k in p)
+    assert hist_mod.rev_key(1) in pieces[-1]
+    assert ident
+
+
+def test_pruned_revisions_are_compacted_away_in_one_full_write():
+    st, heat, _ = new_store()
+    for rev in range(1, 9):
+        commit(st, heat, rev, files={'big.yaml': 'r%d ' % rev * 20000}, history_max=2)
+    assert heat.count('update_stack') >= 1 + 8       # the managed stack's 8, plus compaction
+    snap = st.records('demo')[0].snapshot
+    blobs = [k for k in snap.files if k.startswith('heatplan://history/blob/')]
+    assert [r.revision for r in st.records('demo')] == [7, 8]
+    assert len(blobs) <= 4                            # not 8: old blobs are gone
+    assert st.files(st.get('demo', 7))['big.yaml'] == 'r7 ' * 20000
+
+
+def test_a_revision_recorded_since_the_read_refuses_the_lock():
+    st, heat, _ = new_store()
+    commit(st, heat, 1)
+    slow = store_mod.Store(heat)     # read the history: revision 2 comes next
+    assert slow.records('demo')[-1].revision == 1
+    commit(st, heat, 2)              # another deploy did revision 2 meanwhile
+    with pytest.raises(store_mod.Locked) as caught:
+        slow.create_pending('demo', 2, PLAN, DIGEST, {})
+    assert 'revision 2' in caught.value.message
+    assert live_records(heat) == []   # it released the lock
+
+
+def test_a_no_wait_deploy_is_settled_at_once_by_the_next_one():
+    st, heat, fake = new_store()
+    rec = st.create_pending('demo', 1, PLAN, DIGEST, {}, wait=False)
+    deploy_stack(heat, 1, 'CREATE_COMPLETE')
+    other, _, _ = new_store(heat, fake)
+    heard = []
+    store_mod.check_locks(other, other.records('demo'), heat.get_stack('demo'), 'demo',
+                          info=heard.append)
+    assert heard == ['settled revision 1 of demo as deployed'] and fake.now == 0
+    assert [(r.revision, r.status) for r in other.records('demo')] == [(1, 'deployed')]
+    assert live_records(heat) == [] and rec.revision == 1
+
+
+def test_a_waiting_deploy_gets_time_to_settle_its_own_revision():
+    st, heat, fake = new_store()
+    rec = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_COMPLETE')
+    other = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock)
+    # the holder settles it while the other waits
+    fake.during = lambda: store_mod.settle(st, st.records('demo', cached=True), rec,
+                                           heat.get_stack('demo'))
+    heard = []
+    store_mod.check_locks(other, other.records('demo'), heat.get_stack('demo'), 'demo',
+                          info=heard.append)
+    assert heard == ['revision 1 of demo was settled by its deploy']
+    assert fake.now == machine.HOLDER_SETTLES_WITHIN
+    assert [(r.revision, r.status) for r in other.records('demo')] == [(1, 'deployed')]
+
+
+def test_a_dead_waiting_deploy_is_settled_after_its_time():
+    st, heat, fake = new_store()
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_COMPLETE', files=PLAN['files'])
+    other = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock)
+    heard = []
+    store_mod.check_locks(other, other.records('demo'), heat.get_stack('demo'), 'demo',
+                          info=heard.append)
+    assert heard == ['settled revision 1 of demo as deployed']
+    # settled from the stack's own files: the plan is stored byte for byte
+    assert other.files(other.get('demo', 1))['a.yaml'] == PLAN['files']['a.yaml']
+    assert fake.now == machine.HOLDER_SETTLES_WITHIN
+
+
+# -- format 1: migration --------------------------------------------------
+
+def legacy_record(heat, rev, status, files, name='demo'):
+    """A format-1 record stack, as heatplan before format 2 wrote it."""
+    from heatplan.store import records as rec_mod
+
+    meta = rec_mod.record_meta(name, rev, DIGEST, {'description': 'old %d' % rev}, 'old@host')
+    body = rec_mod.record_body({'files': files}, meta)
+    heat.create_stack(rec_mod.record_name(name, rev), body,
+                      tags=rec_mod.record_tags(name, rev, status, DIGEST, 'old@host'))
+
+
+def test_format_1_records_are_read_then_migrated_by_the_next_deploy():
+    st, heat, _ = new_store()
+    old = [{'a.yaml': 'v%d\n' % rev, 'same.yaml': 'same\n'} for rev in (1, 2, 3)]
+    legacy_record(heat, 1, 'superseded', old[0])
+    legacy_record(heat, 2, 'failed', old[1])
+    legacy_record(heat, 3, 'deployed', old[2])
+    deploy_stack(heat, 3, 'UPDATE_COMPLETE')
+    # read as they are: history, export
+    assert [(r.revision, r.status, r.kind) for r in st.records('demo')] == [
+        (1, 'superseded', 'legacy'), (2, 'failed', 'legacy'), (3, 'deployed', 'legacy')]
+    before = {rev: st.files(st.get('demo', rev)) for rev in (1, 2, 3)}
+    commit(st, heat, 4)
+    # migrated: one history stack, the record stacks gone, every revision byte for byte
+    assert heatplan_stacks(heat) == ['hp.demo.history']
+    recs = st.records('demo')
+    assert [(r.revision, r.status, r.kind) for r in recs] == [
+        (1, 'superseded', 'history'), (2, 'failed', 'history'),
+        (3, 'superseded', 'history'), (4, 'deployed', 'history')]
+    for rev in (1, 2, 3):
+        files = st.files(st.get('demo', rev))
+        assert {k: v for k, v in files.items() if k != store_mod.RECORD_FILE} == \
+            {k: v for k, v in before[rev].items() if k != store_mod.RECORD_FILE}
+        assert st.meta(st.get('demo', rev))['description'] == 'old %d' % rev
+    # 'same.yaml' is stored once for the three revisions
+    snap = recs[0].snapshot
+    assert sum(1 for v in snap.files.values() if v == 'same\n') == 1
+
+
+def test_a_pending_format_1_record_is_settled_the_old_way():
+    st, heat, _ = new_store()
+    legacy_record(heat, 1, 'pending', {'a.yaml': 'v1\n'})
+    heat.advance(store_mod.STALE_AFTER + 1)
+    deploy_stack(heat, 1, 'CREATE_COMPLETE')
+    assert store_mod.recover(st, 'demo', st.records('demo'), heat.get_stack('demo')) == [
+        {'revision': 1, 'status': store_mod.DEPLOYED}]
+    assert [(r.revision, r.status, r.kind) for r in st.records('demo')] == [
+        (1, 'deployed', 'legacy')]

@@ -50,6 +50,8 @@ PROJECT = 'heatplan'
 CLOUD = 'prodheat'
 ADMIN_CLOUD = 'prodheat-admin'
 RECORD_TAG = 'heatplan-record'
+#: heatplan's own stacks (format-1 records, the history stack, the lock).
+HIDDEN_TAGS = (RECORD_TAG, 'heatplan-history', 'heatplan-lock')
 APT_PACKAGES = ['mariadb-server', 'rabbitmq-server']
 
 #: Bounds (seconds).
@@ -494,7 +496,7 @@ def heat_conf(lay, sec):
         'num_engine_workers = 1',
         'periodic_interval = 60',
         # As heatplan's local Heat (and TripleO): records hidden, 8 MiB bodies.
-        'hidden_stack_tags = %s' % RECORD_TAG,
+        'hidden_stack_tags = %s' % ','.join(HIDDEN_TAGS),
         'max_json_body_size = %d' % (8 * 1024 * 1024),
         '',
         '[database]',
