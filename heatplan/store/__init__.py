@@ -11,6 +11,10 @@
 The names below are the package's interface to the rest of heatplan.
 """
 
+from heatplan.store.history import HISTORY_TAG  # noqa: F401
+from heatplan.store.history import LOCK_TAG  # noqa: F401
+from heatplan.store.history import history_name  # noqa: F401
+from heatplan.store.history import lock_name  # noqa: F401
 from heatplan.store.machine import APPLIED  # noqa: F401
 from heatplan.store.machine import IN_PROGRESS  # noqa: F401
 from heatplan.store.machine import STALE_AFTER  # noqa: F401
@@ -43,7 +47,3 @@ from heatplan.store.records import stack_tag  # noqa: F401
 from heatplan.store.records import tag_value  # noqa: F401
 from heatplan.store.records import tags_of  # noqa: F401
 from heatplan.store.records import who  # noqa: F401
-from heatplan.store.history import HISTORY_TAG  # noqa: F401
-from heatplan.store.history import LOCK_TAG  # noqa: F401
-from heatplan.store.history import history_name  # noqa: F401
-from heatplan.store.history import lock_name  # noqa: F401
