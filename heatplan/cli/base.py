@@ -8,6 +8,7 @@ one-message error on stderr and the documented exit code, never a traceback.
 
 import argparse
 import importlib.metadata
+import json
 import logging
 import sys
 
@@ -210,9 +211,114 @@ class OwnFormattersMixin:
             exts, namespace=self.formatter_namespace)
 
 
-class Lister(HeatplanErrorMixin, OwnHooksMixin, OwnFormattersMixin, lister.Lister):
+class DataMixin:
+    """What a Lister or ShowOne verb adds to cliff's run: checked ``-c`` and its exit code.
+
+    cliff's own ``run`` always returns 0 once the output is written; a verb
+    whose result also has an exit code (deploy failed: 6, diff found
+    differences: 1, lint errors: 3) sets :attr:`exit_code` in its
+    ``take_action``.  A ``-c`` naming no column of the verb's is a usage error
+    (exit 2) before the verb does anything: cliff's own refusal came after
+    (a deploy had run) and exited 1, which is "different" for ``diff``.
+    """
+
+    #: set by take_action when the verb's result has an exit code of its own
+    exit_code = 0
+
+    def run(self, parsed_args):
+        self.exit_code = 0
+        self._check_columns(parsed_args)
+        return super().run(parsed_args) or self.exit_code
+
+    def _check_columns(self, parsed_args):
+        wanted = getattr(parsed_args, 'columns', None)
+        if not wanted or not self.COLUMNS:
+            return
+        known = {self._normalize_column_name(c) for c in self.COLUMNS}
+        unknown = [c for c in wanted if self._normalize_column_name(c) not in known]
+        if unknown:
+            raise errors.UsageError(
+                'no column %s; %s has %s' % (', '.join(unknown), self.cmd_name or 'it',
+                                             ', '.join(self.COLUMNS)),
+                hint='give -c one of those (repeatable)')
+
+    def cells(self, parsed_args, info):
+        """``info`` for the formatter: structures as JSON text but for json and yaml."""
+        if parsed_args.formatter in ('json', 'yaml'):
+            return info
+        return {k: plain(v) for k, v in info.items()}
+
+
+def plain(value):
+    """A table (value, shell, csv) cell: JSON for structures, as they are for scalars."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list, tuple)) \
+        else value
+
+
+class TextFormatter:
+    """heatplan's ``-f text``: the verb's own human output, as it printed before cliff.
+
+    The command renders it (its ``emit_text(stdout, parsed_args)``, from the
+    result its ``take_action`` kept).  With ``-c COLUMN`` it prints those
+    fields' values, one a line, as ``-f value`` does.
+    """
+
+    def __init__(self, command, value):
+        self.command = command
+        self.value = value
+
+    def add_argument_group(self, parser):
+        pass
+
+    def emit_one(self, column_names, data, stdout, parsed_args):
+        if parsed_args.columns:
+            return self.value.emit_one(column_names, data, stdout, parsed_args)
+        self.command.emit_text(stdout, parsed_args)
+
+    def emit_list(self, column_names, data, stdout, parsed_args):
+        if parsed_args.columns:
+            return self.value.emit_list(column_names, data, stdout, parsed_args)
+        self.command.emit_text(stdout, parsed_args)
+
+
+class TextOutputMixin:
+    """A verb whose default output is its own text (``-f text``), with cliff's others.
+
+    ``text`` is added to the formatters the command loads itself
+    (:class:`OwnFormattersMixin`: no entry point scan), so it exists both in
+    ``heatplan`` and in ``openstack stack plan``.
+    """
+
+    formatter_default = 'text'
+
+    def _load_formatter_plugins(self):
+        from cliff.formatters import value
+        from stevedore import extension
+
+        manager = super()._load_formatter_plugins()
+        exts = [e for e in manager.extensions if e.name != 'text']
+        text = TextFormatter(self, value.ValueFormatter())
+        exts.append(extension.Extension('text', None, TextFormatter, text))
+        return extension.ExtensionManager.make_test_instance(
+            exts, namespace=self.formatter_namespace)
+
+    def emit_text(self, stdout, parsed_args):
+        raise NotImplementedError
+
+
+class Lister(HeatplanErrorMixin, DataMixin, OwnHooksMixin, OwnFormattersMixin,
+             lister.Lister):
     pass
 
 
-class ShowOne(HeatplanErrorMixin, OwnHooksMixin, OwnFormattersMixin, show.ShowOne):
+class ShowOne(HeatplanErrorMixin, DataMixin, OwnHooksMixin, OwnFormattersMixin,
+              show.ShowOne):
     pass
+
+
+class TextLister(TextOutputMixin, Lister):
+    """A Lister whose default output is its own text."""
+
+
+class TextShowOne(TextOutputMixin, ShowOne):
+    """A ShowOne whose default output is its own text."""

@@ -184,7 +184,7 @@ class ChangesetShow(base.ShowOne):
         return self.row(info)
 
 
-class Apply(base.Command):
+class Apply(stack_cli.DeployOutput):
     """Apply a reviewed change set: exactly its plan, only if nothing changed.
 
     Refuses (exit 4) when the stack is no longer at the previewed revision and
@@ -218,8 +218,6 @@ class Apply(base.Command):
                            help='return once Heat accepted the request')
         group.add_argument('--wait-timeout', type=float, metavar='SECONDS', default=None,
                            help='give up waiting after SECONDS (exit 7; Heat goes on)')
-        group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
-                           help='result format (default: text)')
         connect.add_heat_arguments(parser, self.app)
         return parser
 
@@ -250,5 +248,4 @@ class Apply(base.Command):
             result = deploy_mod.deploy(adapter, plan, opts, reporter)
         finally:
             reporter.finish()
-        stack_cli.print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
-        return stack_cli._finish(result)
+        return self.deployed(parsed_args, result, reporter)

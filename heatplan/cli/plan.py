@@ -1,6 +1,5 @@
 """Plan verbs that need no Heat: build, package, validate."""
 
-import json
 import os
 import sys
 
@@ -108,14 +107,28 @@ def plan_options(parsed_args):
     )
 
 
-class Build(base.Command):
+def _to_a_file(parsed_args, verb, what):
+    """Refuse a cliff format (or -c) when ``what`` would share stdout with it."""
+    if parsed_args.formatter == 'text' and not parsed_args.columns:
+        return
+    if not parsed_args.output or parsed_args.output == '-':
+        raise errors.UsageError(
+            '%s: with -f %s or -c, %s goes to -o FILE (standard output carries the '
+            'summary)' % (verb, parsed_args.formatter, what),
+            hint='add -o FILE (-o /dev/null for the summary alone), or leave out -f '
+                 'and -c')
+
+
+class Build(base.TextShowOne):
     """Assemble a plan into the exact JSON request Heat receives.
 
     Writes {"digest": "sha256:...", "body": {template, files,
     environment_files, parameters}}.  Nothing is sent anywhere.  The same plan
-    content gives the same bytes from any directory or archive.
+    content gives the same bytes from any directory or archive.  With -o FILE
+    it prints a summary (-f json|yaml|value|... and -c take it; they need -o).
     """
 
+    COLUMNS = ('output', 'files', 'body_bytes', 'digest')
     EXIT_CODES = base.exit_codes(0, 3, 10)
 
     def get_parser(self, prog_name):
@@ -132,38 +145,49 @@ class Build(base.Command):
         return parser
 
     def take_action(self, parsed_args):
+        _to_a_file(parsed_args, 'build', 'the request')
         opts = plan_options(parsed_args)
         _src, plan = plan_actions.build_plan(opts)
         report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = plan_actions.masked(plan)
         # written piece by piece: the JSON text (as large as the plan) is never whole
-        pieces = plan_actions.document_pieces(plan, body_only=parsed_args.body_only)
-        if parsed_args.output and parsed_args.output != '-':
+        self._pieces = plan_actions.document_pieces(plan, body_only=parsed_args.body_only)
+        self._to_file = bool(parsed_args.output and parsed_args.output != '-')
+        if self._to_file:
             from heatplan import output
 
-            output.atomic_write(parsed_args.output, pieces)
-            self.app.stdout.write('%s: %d files, %d bytes, %s\n' % (
-                parsed_args.output, len(plan.body['files']), plan.body_size, plan.digest))
-        else:
-            self.app.stdout.flush()
-            out = getattr(self.app.stdout, 'buffer', None)
-            for piece in pieces:
-                if out is not None:
-                    out.write(piece)
-                else:
-                    self.app.stdout.write(piece.decode('utf-8'))
-            (out or self.app.stdout).flush()
-        return 0
+            output.atomic_write(parsed_args.output, self._pieces)
+        info = {'output': parsed_args.output or '-', 'files': len(plan.body['files']),
+                'body_bytes': plan.body_size, 'digest': plan.digest}
+        self._summary = '%s: %d files, %d bytes, %s\n' % (
+            info['output'], info['files'], info['body_bytes'], info['digest'])
+        return self.row(info)
+
+    def emit_text(self, stdout, parsed_args):
+        if self._to_file:
+            stdout.write(self._summary)
+            return
+        stdout.flush()
+        out = getattr(stdout, 'buffer', None)
+        for piece in self._pieces:
+            if out is not None:
+                out.write(piece)
+            else:
+                stdout.write(piece.decode('utf-8'))
+        (out or stdout).flush()
 
 
-class Package(base.Command):
+class Package(base.TextShowOne):
     """Write a plan as a deterministic .tar.gz that builds to the same digest.
 
     Members: the plan's original files and a generated heatplan.yaml, sorted,
-    with fixed mtimes and owners.
+    with fixed mtimes and owners.  Prints a summary line (-f json|yaml|value|...
+    and -c take it, except with -o -).  left_out: the parameter files left
+    out as hidden values ({parameter: file}).
     """
 
+    COLUMNS = ('output', 'files', 'digest', 'left_out')
     EXIT_CODES = base.exit_codes(0, 3, 10)
 
     def get_parser(self, prog_name):
@@ -175,6 +199,7 @@ class Package(base.Command):
         return parser
 
     def take_action(self, parsed_args):
+        _to_a_file(parsed_args, 'package', 'the archive')
         plan = plan_actions.package(plan_options(parsed_args), parsed_args.output,
                                stdout=self.app.stdout)
         report_warnings(plan)
@@ -186,13 +211,18 @@ class Package(base.Command):
                 'heatplan: left out of the archive, as hidden parameter values: %s; '
                 'supply them again (--parameter NAME=... or --parameter-file) when '
                 'deploying it\n' % ', '.join('%s (%s)' % (k, n) for n, k in left_out.items()))
-        summary = self.app.stdout if parsed_args.output != '-' else sys.stderr
-        summary.write('%s: %d files, %s\n' % (
-            parsed_args.output, plan.package_members, plan.digest))
-        return 0
+        info = {'output': parsed_args.output, 'files': plan.package_members,
+                'digest': plan.digest, 'left_out': dict(left_out)}
+        self._summary = '%s: %d files, %s\n' % (info['output'], info['files'],
+                                                info['digest'])
+        return self.row(self.cells(parsed_args, info))
+
+    def emit_text(self, stdout, parsed_args):
+        # the archive on stdout (-o -): the summary goes to stderr
+        (stdout if parsed_args.output != '-' else sys.stderr).write(self._summary)
 
 
-class Validate(base.Command):
+class Validate(base.TextLister):
     """Lint a plan: what Heat would reject or silently get wrong.
 
     Prints path:line:col: severity[CODE]: message for each finding (or a JSON
@@ -203,33 +233,33 @@ class Validate(base.Command):
     there are no errors (warnings allowed), 3 when there are.
     """
 
+    COLUMNS = ('path', 'line', 'col', 'severity', 'message', 'code', 'rule')
     EXIT_CODES = base.exit_codes(0, 3, _0='no lint error (warnings allowed)',
                                  _3='lint errors, or the plan cannot be read')
 
     def get_parser(self, prog_name):
-        parser = add_plan_arguments(super().get_parser(prog_name))
-        parser.add_argument('-f', '--format', choices=('text', 'json'), default='text',
-                            help='output format (default: text)')
-        return parser
+        return add_plan_arguments(super().get_parser(prog_name))
 
     def take_action(self, parsed_args):
         result = plan_actions.lint_plan(plan_options(parsed_args))
-        diagnostics = result.diagnostics
+        self._result = result
+        self.exit_code = errors.ExitCode.PLAN_INVALID if result.errors else 0
+        rows = []
+        for d in result.diagnostics:
+            info = d.as_dict()
+            rows.append(tuple(info[c] for c in self.COLUMNS))
+        return self.COLUMNS, rows
+
+    def emit_text(self, stdout, parsed_args):
+        result = self._result
+        for d in result.diagnostics:
+            stdout.write(d.format() + '\n')
         n_err = len(result.errors)
-        n_warn = len(diagnostics) - n_err
-        out = self.app.stdout
-        if parsed_args.format == 'json':
-            json.dump([d.as_dict() for d in diagnostics], out, indent=2)
-            out.write('\n')
-        else:
-            for d in diagnostics:
-                out.write(d.format() + '\n')
-            summary = '%d error(s), %d warning(s)' % (n_err, n_warn)
-            if result.ignored:
-                summary += ', %d ignored (%s)' % (
-                    len(result.ignored), ', '.join(sorted({d.code for d in result.ignored})))
-            sys.stderr.write(summary + '\n')
-        return errors.ExitCode.PLAN_INVALID if n_err else 0
+        summary = '%d error(s), %d warning(s)' % (n_err, len(result.diagnostics) - n_err)
+        if result.ignored:
+            summary += ', %d ignored (%s)' % (
+                len(result.ignored), ', '.join(sorted({d.code for d in result.ignored})))
+        sys.stderr.write(summary + '\n')
 
 
 class LintRules(base.Lister):

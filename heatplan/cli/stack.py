@@ -1,6 +1,7 @@
 """Verbs that talk to Heat: deploy, history, show, export, diff, rollback,
 recover, delete.  Each parses options, calls one action, formats the result."""
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -159,8 +160,6 @@ def add_deploy_arguments(parser):
     add_wait_arguments(group)
     group.add_argument('--history-max', type=int, default=10, metavar='N',
                        help='revision records to keep (default 10; 0 keeps all)')
-    group.add_argument('-f', '--format', choices=('text', 'json'), default='text',
-                       help='result format (default: text)')
     return group
 
 
@@ -208,11 +207,8 @@ def _cli_parameter_names(parsed_args):
     return [item.split('=', 1)[0] for item in getattr(parsed_args, 'parameters', None) or []]
 
 
-def print_result(out, result, fmt, shown=()):
-    if fmt == 'json':
-        json.dump(result.as_dict(), out, indent=2, sort_keys=True)
-        out.write('\n')
-        return
+def print_result(out, result, shown=()):
+    """deploy's (rollback's, apply's) text: its result line, changes, failures."""
     rev = ' revision %s' % result.revision if result.revision is not None else ''
     for message in result.messages:
         if message not in shown:  # (notes already shown on stderr as they came)
@@ -256,7 +252,26 @@ def _finish(result):
     return 0
 
 
-class Deploy(base.Command):
+class DeployOutput(base.TextShowOne):
+    """The output of a verb that deploys (deploy, rollback, apply): its DeployResult.
+
+    ``-f text`` (the default) is the result line (:func:`print_result`);
+    the other formats show the result's fields; exit 6 when it failed.
+    """
+
+    COLUMNS = tuple(f.name for f in dataclasses.fields(deploy_mod.DeployResult))
+
+    def deployed(self, parsed_args, result, reporter):
+        """``(COLUMNS, values)`` of ``result``; the text and the exit code kept."""
+        self._result, self._shown = result, list(reporter.shown)
+        self.exit_code = _finish(result)
+        return self.row(self.cells(parsed_args, result.as_dict()))
+
+    def emit_text(self, stdout, parsed_args):
+        print_result(stdout, self._result, self._shown)
+
+
+class Deploy(DeployOutput):
     """Deploy a plan to a stack in one atomic create/update call.
 
     Assembles and lints the plan (errors stop before any network call), then
@@ -333,11 +348,10 @@ class Deploy(base.Command):
             reporter.info('change set written to %s; review it with "heatplan changeset '
                           'show %s", apply it with "heatplan apply %s"'
                           % (parsed_args.save, parsed_args.save, parsed_args.save))
-        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
-        return _finish(result)
+        return self.deployed(parsed_args, result, reporter)
 
 
-class Rollback(base.Command):
+class Rollback(DeployOutput):
     """Redeploy a past revision's exact plan as a new revision.
 
     Default: the last revision deployed successfully before the current one.
@@ -370,8 +384,7 @@ class Rollback(base.Command):
                 deploy_options(parsed_args, parsed_args.stack), params, reporter)
         finally:
             reporter.finish()
-        print_result(self.app.stdout, result, parsed_args.format, reporter.shown)
-        return _finish(result)
+        return self.deployed(parsed_args, result, reporter)
 
 
 class History(base.Lister):
@@ -451,14 +464,17 @@ class Export(base.ShowOne):
         return self.row(info)
 
 
-class Diff(base.Command):
+class Diff(base.TextShowOne):
     """Unified diff of plan files, parameters and environment order.
 
     heatplan diff STACK SOURCE: deployed plan against a local plan.
     heatplan diff STACK --revision N: revision N against what the stack runs.
     heatplan diff STACK --from-revision A --to-revision B.
-    Exit 0 when identical, 1 when different (like diff(1)).
+    Exit 0 when identical, 1 when different (like diff(1)).  -f text (the
+    default) prints the diff; the other formats what differs, by field.
     """
+
+    COLUMNS = diff_action.COLUMNS
 
     EXIT_CODES = base.exit_codes(0, 1, 3, 11, *base.HEAT, _0='identical',
                                  _1='different')
@@ -502,9 +518,13 @@ class Diff(base.Command):
                                         'and --to-revision')
         for item in (old, new):
             revisions_action.need_manifest(item[1], name)
-        lines = diff_action.diff_revisions(adapter, name, old, new)
-        self.app.stdout.writelines(lines)
-        return errors.ExitCode.DIFFERENT if lines else 0
+        info = diff_action.compare_revisions(old, new)
+        self._lines = info.pop('lines')
+        self.exit_code = 0 if info['identical'] else errors.ExitCode.DIFFERENT
+        return self.row(self.cells(parsed_args, info))
+
+    def emit_text(self, stdout, parsed_args):
+        stdout.writelines(self._lines)
 
 
 class Recover(base.Lister):

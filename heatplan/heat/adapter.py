@@ -417,13 +417,6 @@ class HeatAdapter:
                 return None
         return stack_to_dict(stack)
 
-    def stack_identifier(self, name_or_id):
-        """``name/id`` of a live stack (raises HeatRejected if there is none)."""
-        stack = self.get_stack(name_or_id)
-        if stack is None:
-            raise errors.HeatRejected('Heat has no stack %s' % name_or_id)
-        return '%s/%s' % (stack['stack_name'], stack['id'])
-
     def wait_for_stack(self, name_or_id, timeout=3600, poll=2.0, callback=None):
         """Poll until the stack's operation ends; return its final status.
 
@@ -550,12 +543,6 @@ class HeatAdapter:
         with self._errors('reading the resources of stack %s' % stack):
             return [_with_stack_name(r.to_dict())
                     for r in self.client.resources.list(stack, **kwargs)]
-
-    def ping(self):
-        """Check Heat answers (one cheap list call); raise if not."""
-        with self._errors('checking Heat'):
-            list(self.client.stacks.list(limit=1))
-        return True
 
 
 def _body_size(fields):

@@ -634,3 +634,11 @@ def test_openstack_stack_plan_deploy(heat, name, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [(r['revision'], r['status']) for r in json.loads(proc.stdout)] == [
         (1, 'deployed')]
+
+    # deploy and diff take cliff's formats there too, with their exit codes
+    proc = _openstack(heat, 'stack', 'plan', 'deploy', source, '--stack', name,
+                      '-f', 'value', '-c', 'outcome', '-c', 'revision')
+    assert (proc.returncode, proc.stdout) == (0, 'unchanged\n1\n'), proc.stderr
+    proc = _openstack(heat, 'stack', 'plan', 'diff', name, replacing, '-f', 'json')
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)['identical'] is False

@@ -105,7 +105,8 @@ def test_heat_tables_never_reuse_ids(own_heat):
 def test_updates_keep_every_resource_properties_record(own_heat):
     adapter, data_dir = own_heat
     adapter.create_stack('ids-reuse', body('one'))
-    stack = adapter.stack_identifier('ids-reuse')
+    created = adapter.get_stack('ids-reuse')
+    stack = '%s/%s' % (created['stack_name'], created['id'])
     assert adapter.wait_for_stack(stack, timeout=UPDATE_TIMEOUT, poll=0.5) == 'CREATE_COMPLETE'
     for value in ('two', 'three'):
         adapter.update_stack(stack, body(value))

@@ -44,7 +44,7 @@ def test_unreachable_heat_gives_the_whole_cause_and_the_local_port_and_dir(tmp_p
     adapter.read_retry_delays = ()
     adapter.local_port, adapter.local_data_dir = port, str(tmp_path / 'heat-data')
     with pytest.raises(errors.ConnectionFailed) as info:
-        adapter.ping()
+        adapter.list_stacks()
     assert info.value.message.endswith('Connection refused')
     assert 'heatplan local up --port %d --data-dir %s' % (port, tmp_path / 'heat-data') \
         in info.value.hint
@@ -58,7 +58,7 @@ def test_loopback_heat_url_hint_uses_its_port(monkeypatch, tmp_path):
         HeatAdapter.from_url('http://127.0.0.1:%d/v1/admin' % port))
     adapter.read_retry_delays = ()
     with pytest.raises(errors.ConnectionFailed) as info:
-        adapter.ping()
+        adapter.list_stacks()
     assert '--port %d --data-dir %s' % (port, tmp_path / 'dd') in info.value.hint
 
 
