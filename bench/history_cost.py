@@ -76,7 +76,8 @@ class Database:
     """Counts from prodheat's MariaDB (root over its socket), for one managed stack.
 
     Rows are matched by name: the stack ``S``, its nested stacks ``S-...`` and
-    heatplan's records ``hp.S.rN``, so other activity in the project does not
+    heatplan's own stacks ``hp.S.*`` (format-1 records ``hp.S.rN``, the history
+    ``hp.S.history``, a lock ``hp.S.lock``), so other activity in the project does not
     count.
     """
 
@@ -91,7 +92,7 @@ class Database:
 
     @staticmethod
     def _match(stack):
-        return ("(s.name = '{0}' OR s.name LIKE '{0}-%' OR s.name LIKE 'hp.{0}.r%')"
+        return ("(s.name = '{0}' OR s.name LIKE '{0}-%' OR s.name LIKE 'hp.{0}.%')"
                 .format(stack))
 
     def snapshot(self, stack, user_id):
@@ -179,13 +180,12 @@ def heatclient_deploy(cloud, plan_dir, stack, revision, ident, poll, timeout):
 
 
 def listed(cloud, stack):
-    """(stacks the plain list shows for ``stack``, heatplan records that exist)."""
+    """(stacks the plain list shows for ``stack``, heatplan's own stacks that exist)."""
     from heatplan import store
 
     plain = [s['stack_name'] for s in cloud.adapter.list_stacks()]
     mine = [n for n in plain if n == stack or n.startswith('hp.%s.' % stack)]
-    records = cloud.adapter.list_stacks(tags=[store.RECORD_TAG, store.stack_tag(stack)],
-                                        show_hidden=True)
+    records = cloud.adapter.list_stacks(tags=[store.stack_tag(stack)], show_hidden=True)
     return len(mine), len(records)
 
 

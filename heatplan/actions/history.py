@@ -26,6 +26,12 @@ def history(adapter, stack_name):
     rows = []
     previous = None
     for rec in records:
+        if rec.kind == 'lock' or (isinstance(rec.doc, dict) and not rec.doc.get('stored')):
+            # a deploy running, or one that stopped before its plan reached Heat
+            meta = rec.meta or (rec.doc or {}).get('meta') or {}
+            rows.append(_row(rec, meta, 'plan not stored (never sent to Heat)'
+                             if rec.kind != 'lock' else ''))
+            continue
         files = st.files(rec)
         try:
             meta = st.meta(rec, files)
@@ -39,16 +45,20 @@ def history(adapter, stack_name):
                 'description': '', 'vcs_revision': ''})
             continue
         changes = compare.compare_manifests(previous, manifest) if manifest else None
-        rows.append({
-            'revision': rec.revision,
-            'status': rec.status,
-            'digest': rec.digest,
-            'created': meta.get('created_at') or rec.created,
-            'by': meta.get('by') or rec.by,
-            'action': meta.get('action', 'deploy'),
-            'changes': changes.summary() if changes else '',
-            'description': meta.get('description') or '',
-            'vcs_revision': meta.get('vcs_revision') or '',
-        })
+        rows.append(_row(rec, meta, changes.summary() if changes else ''))
         previous = manifest
     return rows
+
+
+def _row(rec, meta, changes):
+    return {
+        'revision': rec.revision,
+        'status': rec.status,
+        'digest': rec.digest,
+        'created': meta.get('created_at') or rec.created,
+        'by': meta.get('by') or rec.by,
+        'action': meta.get('action', 'deploy'),
+        'changes': changes,
+        'description': meta.get('description') or '',
+        'vcs_revision': meta.get('vcs_revision') or '',
+    }

@@ -281,6 +281,10 @@ class Store:
         except errors.HeatplanError:
             pass  # a leftover lock: recover (or the next check) settles it
 
+    def lock_held(self, stack_name):
+        """True when a deploy holds ``stack_name``'s lock (one list call, by name)."""
+        return bool(self._named(hist_mod.lock_name(stack_name)))
+
     def holder_alive(self, record):
         """True while a lock is still there (its holder has not settled it)."""
         stack = self.driver.get_stack(record.ident)
@@ -446,12 +450,9 @@ def _stack_of(record):
 
 def _derive_superseded(records):
     """Deployed revisions older than the newest deployed one are superseded."""
-    applied = [r for r in records
-               if r.status in (rec_mod.DEPLOYED, rec_mod.SUPERSEDED)]
+    applied = [r for r in records if r.status == rec_mod.DEPLOYED]
     for rec in applied[:-1]:
         rec.status = rec_mod.SUPERSEDED
-    if applied:
-        applied[-1].status = rec_mod.DEPLOYED
 
 
 def _to_prune(records, history_max, keep):

@@ -127,7 +127,7 @@ def test_every_global_option_form_reaches_heat(local_heat, clean_env, capsys, tm
                 assert secret not in out + err, label
         # nothing the user passed is stored: the record's files, the stack's tags
         record = store_mod.Store(heat.adapter).records(name)[0]
-        stored = json.dumps(heat.adapter.get_files(record.ident)) + json.dumps(
+        stored = json.dumps(heat.adapter.get_files(record.snapshot.ident)) + json.dumps(
             heat.adapter.get_stack(name))
         for secret in hidden:
             assert secret not in stored

@@ -551,7 +551,7 @@ def test_stored_files_equal_the_request_files(adapter, name, tmp_path):
     assert stored == plan.body['files']
     assert list(map(type, stored.values())) == [str] * len(stored)
     record = plans.records(adapter, name)[0]
-    kept = adapter.get_files(record.ident)
+    kept = store_mod.Store(adapter).files(record)     # from the history stack's blobs
     assert json.loads(kept.pop(store_mod.RECORD_FILE))['digest'] == plan.digest
     assert kept == plan.body['files']
 

@@ -273,13 +273,17 @@ def add_fault(proxy, scenario, name):
     if scenario.target == 'plan':
         return proxy.add(scenario.mode, method='POST', path=r'/stacks$',
                          body=r'"stack_name":\s*"%s"' % n, **kwargs)
-    revision = 2 if scenario.op == 'update' else 1
-    record = re.escape(store_mod.record_name(name, revision))
+    lock = re.escape(store_mod.lock_name(name))
+    history = re.escape(store_mod.history_name(name))
     if scenario.target == 'lock':
         return proxy.add(scenario.mode, method='POST', path=r'/stacks$',
-                         body=r'"stack_name":\s*"%s"' % record, **kwargs)
+                         body=r'"stack_name":\s*"%s"' % lock, **kwargs)
+    if scenario.target == 'settle' and scenario.op == 'create':
+        # the first revision's history write creates the history stack
+        return proxy.add(scenario.mode, method='POST', path=r'/stacks$',
+                         body=r'"stack_name":\s*"%s"' % history, **kwargs)
     if scenario.target == 'settle':
-        return proxy.add(scenario.mode, method='PATCH', path=r'/stacks/%s/' % record,
+        return proxy.add(scenario.mode, method='PATCH', path=r'/stacks/%s/' % history,
                          **kwargs)
     if scenario.target == 'poll':
         # The first GET of the stack by id is deploy's own read; the next is a poll.

@@ -596,11 +596,11 @@ def test_a_damaged_record_is_shown_as_damaged_and_the_others_still_work(
         plan = plans.build(plans.make_plan(tmp_path, 'r%d' % revision, **kwargs))
         deploy.deploy(adapter, plan, opts(name))
     first = store_mod.Store(adapter).get(name, 1)
-    # anyone in the project can do this to a record stack (a PATCH of one file)
-    adapter.client.stacks.update(first.ident, existing=True,
-                                 files={'heatplan://manifest.json': damage})
-    plans.eventually(lambda: adapter.get_files(first.ident)['heatplan://manifest.json'],
-                     damage)
+    # anyone in the project can do this to the history stack (a PATCH of one
+    # file): revision 1's manifest (its blob) replaced
+    blob = 'heatplan://history/blob/' + first.doc['files']['heatplan://manifest.json']
+    adapter.client.stacks.update(first.snapshot.ident, existing=True, files={blob: damage})
+    plans.eventually(lambda: adapter.get_files(first.snapshot.ident)[blob], damage)
     code, out, err = cli('history', name, '-f', 'json')
     assert code == 0, err
     rows = {r['revision']: r for r in json.loads(out)}
