@@ -133,7 +133,8 @@ class Build(base.Command):
 
     def take_action(self, parsed_args):
         opts = plan_options(parsed_args)
-        _src, plan = plan_actions.build_plan(opts)
+        # each file's rewritten text is made as it is written, never all held
+        _src, plan = plan_actions.build_plan(opts, hold_texts=False)
         report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = plan_actions.masked(plan)
