@@ -77,8 +77,13 @@ class LintResult:
 
 
 @assemble.without_gc
-def lint_plan(opts):
-    """Read, analyse, lint and (when no error is left) assemble the plan."""
+def lint_plan(opts, hold_texts=True):
+    """Read, analyse, lint and (when no error is left) assemble the plan.
+
+    ``hold_texts=False``: the plan's files map makes each rewritten text
+    when asked for (see :func:`heatplan.plan.assemble.build`): for writing
+    it out with :func:`document_pieces`, not for sending it.
+    """
     src, d = open_plan(opts)
     policy = lint_mod.Policy.from_options(opts.strict, opts.ignore, d.lint)
     cache = open_cache(src, opts)
@@ -91,7 +96,7 @@ def lint_plan(opts):
     result = LintResult(an.diagnostics, ignored, source=src)
     if result.errors:
         return result
-    plan = assemble.build(an)
+    plan = assemble.build(an, hold_texts=hold_texts)
     body, body_ignored = policy.apply(lint_mod.check_body(plan, opts.max_body_bytes))
     result.diagnostics = sorted(an.diagnostics + body, key=diag.Diagnostic.sort_key)
     result.ignored.extend(body_ignored)
@@ -155,9 +160,12 @@ def validate(opts):
     return lint_plan(opts).diagnostics
 
 
-def build_plan(opts):
-    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan)."""
-    result = lint_plan(opts)
+def build_plan(opts, hold_texts=True):
+    """Assemble and lint; raise LintFailed on any error.  Returns (src, plan).
+
+    ``hold_texts``: see :func:`lint_plan`.
+    """
+    result = lint_plan(opts, hold_texts=hold_texts)
     if result.errors:
         raise errors.LintFailed(result.diagnostics)
     return result.source, result.plan

@@ -147,7 +147,8 @@ class Build(base.TextShowOne):
     def take_action(self, parsed_args):
         _to_a_file(parsed_args, 'build', 'the request')
         opts = plan_options(parsed_args)
-        _src, plan = plan_actions.build_plan(opts)
+        # each file's rewritten text is made as it is written, never all held
+        _src, plan = plan_actions.build_plan(opts, hold_texts=False)
         report_warnings(plan)
         if not parsed_args.show_secrets:
             plan = plan_actions.masked(plan)

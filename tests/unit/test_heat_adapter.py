@@ -6,6 +6,9 @@ exact request bodies sent.
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import requests_mock
@@ -338,3 +341,27 @@ def test_record_age_uses_the_clock_it_is_given():
     mine = (datetime.datetime.now(datetime.timezone.utc) - heat_now).total_seconds() + 60
     assert abs(rec.age() - mine) < 5  # without Heat's clock: this machine's
     assert store.Record('r', 'i', 1, 'pending', None, '', 'me', []).age(heat_now) == 0.0
+
+
+_OSPROFILER_PROBE = '''
+import sys
+{pre}
+from heatplan.heat import adapter
+a = adapter.HeatAdapter.from_url('http://127.0.0.1:9/v1/admin')
+import keystoneauth1.session as s
+from heatclient.common import http
+print(repr(['osprofiler' in sys.modules, s.osprofiler_web is not None,
+            http.osprofiler_web is not None, sys.modules.get('osprofiler', 0) is None]))
+'''
+
+
+@pytest.mark.parametrize('pre, want', [
+    ('', [False, False, False, False]),   # left out: heatplan starts no trace
+    ('import osprofiler.profiler', [True, True, True, False]),   # loaded: used as before
+])
+def test_the_heat_client_is_imported_without_osprofiler_unless_loaded(pre, want):
+    pytest.importorskip('osprofiler.web')
+    out = subprocess.run([sys.executable, '-c', _OSPROFILER_PROBE.format(pre=pre)],
+                         capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.stdout.strip() == repr(want)
