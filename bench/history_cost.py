@@ -95,6 +95,20 @@ class Database:
         return ("(s.name = '{0}' OR s.name LIKE '{0}-%' OR s.name LIKE 'hp.{0}.%')"
                 .format(stack))
 
+    def settled_snapshot(self, stack, user_id, within=30.0):
+        """:meth:`snapshot` once Heat has soft-deleted a lock released a moment ago.
+
+        (Heat answers DELETE_COMPLETE a little before it marks the row
+        deleted and drops its credentials; a snapshot taken in between
+        would count the lock.)
+        """
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline and self.value(
+                "SELECT COUNT(*) FROM heat.stack s WHERE s.name = 'hp.%s.lock' "
+                "AND s.deleted_at IS NULL" % stack):
+            time.sleep(0.5)
+        return self.snapshot(stack, user_id)
+
     def snapshot(self, stack, user_id):
         m = self._match(stack)
         return {
@@ -183,9 +197,13 @@ def listed(cloud, stack):
     """(stacks the plain list shows for ``stack``, heatplan's own stacks that exist)."""
     from heatplan import store
 
-    plain = [s['stack_name'] for s in cloud.adapter.list_stacks()]
+    gone = ('DELETE_COMPLETE', 'DELETE_IN_PROGRESS')
+    plain = [s['stack_name'] for s in cloud.adapter.list_stacks()
+             if s['stack_status'] not in gone]
     mine = [n for n in plain if n == stack or n.startswith('hp.%s.' % stack)]
-    records = cloud.adapter.list_stacks(tags=[store.stack_tag(stack)], show_hidden=True)
+    records = [s for s in cloud.adapter.list_stacks(tags=[store.stack_tag(stack)],
+                                                    show_hidden=True)
+               if s['stack_status'] not in gone]
     return len(mine), len(records)
 
 
@@ -214,31 +232,39 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix='history-cost-')
     tag = '%d' % time.time()
     out = {'cloud': args.cloud, 'files': None, 'revisions': args.revisions, 'tools': {}}
-    for tool in ('heatplan', 'heatclient'):
-        plan_dir = os.path.join(work, tool)
-        info = genplan.generate(plan_dir, args.files)
+    tools = ('heatplan', 'heatclient')
+    plan_dirs, stacks, before, samples, idents = {}, {}, {}, {}, {}
+    for tool in tools:
+        plan_dirs[tool] = os.path.join(work, tool)
+        info = genplan.generate(plan_dirs[tool], args.files)
         out['files'] = len(info.files)
-        stack = 'cost-%s-%s' % (tool, tag)
-        before = db.snapshot(stack, cloud.user_id)
-        samples, ident = [], None
-        for revision in range(1, args.revisions + 1):
+        stacks[tool] = 'cost-%s-%s' % (tool, tag)
+        before[tool] = db.snapshot(stacks[tool], cloud.user_id)
+        samples[tool], idents[tool] = [], None
+    # the two tools take turns, each going first every other revision, so a
+    # change in the machine's load weighs on both alike
+    for revision in range(1, args.revisions + 1):
+        for tool in (tools if revision % 2 else tools[::-1]):
             if revision > 1:
-                change_one_file(plan_dir, revision)
+                change_one_file(plan_dirs[tool], revision)
             if tool == 'heatplan':
-                sample = heatplan_deploy(cloud, plan_dir, stack, revision, args.poll,
-                                         args.timeout)
+                sample = heatplan_deploy(cloud, plan_dirs[tool], stacks[tool], revision,
+                                         args.poll, args.timeout)
             else:
-                sample, ident = heatclient_deploy(cloud, plan_dir, stack, revision, ident,
-                                                  args.poll, args.timeout)
-            samples.append(sample)
+                sample, idents[tool] = heatclient_deploy(
+                    cloud, plan_dirs[tool], stacks[tool], revision, idents[tool], args.poll,
+                    args.timeout)
+            samples[tool].append(sample)
             print('%s revision %d: %s in %.1f s, %d bytes sent' % (
                 tool, revision, sample['status'], sample['seconds'], sample['request_bytes']),
                 flush=True)
-        after = db.snapshot(stack, cloud.user_id)
+    for tool in tools:
+        stack = stacks[tool]
+        after = db.settled_snapshot(stack, cloud.user_id)
         shown, records = listed(cloud, stack)
-        delta = {k: after[k] - before[k] for k in after}
+        delta = {k: after[k] - before[tool][k] for k in after}
         out['tools'][tool] = dict(
-            summary(samples), plain_list_shows=shown,
+            summary(samples[tool]), plain_list_shows=shown,
             stock_heat_list_would_show=1 + records if tool == 'heatplan' else 1,
             records=records, trusts_held=after['trusts'],
             user_creds_held=after['user_creds'],
@@ -246,14 +272,23 @@ def main(argv=None):
             quota_stacks=after['quota_stacks'],
             stored_bytes=after['stored_bytes'],
             stored_bytes_per_revision=after['stored_bytes'] / args.revisions,
-            create=samples[0], updates=summary(samples[1:]) if len(samples) > 1 else None)
-        if not args.keep:
-            if tool == 'heatplan':
-                from heatplan.actions import delete as delete_action
+            create=samples[tool][0],
+            updates=summary(samples[tool][1:]) if len(samples[tool]) > 1 else None)
+    hp, hc = out['tools']['heatplan'], out['tools']['heatclient']
+    if hp['updates'] and hc['updates']:
+        pairs = [a['seconds'] / b['seconds'] - 1 for a, b in
+                 zip(samples['heatplan'][1:], samples['heatclient'][1:], strict=True)]
+        out['update_overhead'] = {
+            'median_of_medians': hp['updates']['median_s'] / hc['updates']['median_s'] - 1,
+            'per_pair_median': statistics.median(pairs), 'per_pair_min': min(pairs),
+            'per_pair_max': max(pairs)}
+    out['load'] = open('/proc/loadavg').read().split()[:3]
+    if not args.keep:
+        from heatplan.actions import delete as delete_action
 
-                delete_action.delete(cloud.adapter, stack, wait=True)
-            elif ident:
-                cloud.adapter.delete_stack(ident, wait=True)
+        delete_action.delete(cloud.adapter, stacks['heatplan'], wait=True)
+        if idents['heatclient']:
+            cloud.adapter.delete_stack(idents['heatclient'], wait=True)
     print(json.dumps(out, indent=1, sort_keys=True))
     if args.json:
         with open(args.json, 'w') as f:

@@ -17,6 +17,7 @@ Order of work (see doc/source/deploy.rst):
 """
 
 import dataclasses
+import threading
 import time
 
 from heatplan import errors
@@ -247,8 +248,9 @@ def _deploy(adapter, plan, opts, reporter, flight):
         return _dry_run(adapter, run, plan, opts, reporter)
     if run.stack is not None:
         run.ident = _ident(run.stack)
-        run.started += _guard(adapter, run, plan, opts, reporter, flight)
-    _lock(run, plan, opts, flight)
+        _guard_beside_lock(adapter, run, plan, opts, reporter, flight)
+    else:
+        _lock(run, plan, opts, flight)
     _send(adapter, run, plan, opts, flight)
     flight.phase = 'applying'
     opts.expected_resources = apply.expected_resources(run.result.preview, plan)
@@ -286,7 +288,8 @@ def _prepare(adapter, plan, opts, reporter):
     next_rev = (records[-1].revision if records else 0) + 1
     stack = store_mod.check_locks(st, records, stack, opts.stack, opts.supersede,
                                   reporter.info)
-    records = st.records(opts.stack)
+    if any(r.status == store_mod.PENDING for r in records):
+        records = st.records(opts.stack)     # what check_locks settled
     deployed = [r for r in records if r.status == store_mod.DEPLOYED]
     current = deployed[-1] if deployed else None
     if opts.expect_revision is not None:
@@ -400,6 +403,40 @@ def _guard(adapter, run, plan, opts, reporter, flight):
     return time.monotonic() - asked  # time at a prompt is not the deploy's
 
 
+def _guard_beside_lock(adapter, run, plan, opts, reporter, flight):
+    """The guard's preview, with the lock taken at the same time beside it.
+
+    Both are requests Heat answers in a second or so; taking the lock
+    cannot change the stack, and a guard that refuses (or a Ctrl-C)
+    releases the lock again, so nothing is left behind.  A deploy refused
+    for the lock has only made its preview in vain.
+    """
+    box = {}
+    _ = plan.body      # built here, once (a lazy plan builds it on first use)
+
+    def take():
+        try:
+            _lock(run, plan, opts, flight)
+        except BaseException as exc:   # handed to the main thread below
+            box['error'] = exc
+
+    taker = threading.Thread(target=take, name='heatplan-lock', daemon=True)
+    taker.start()
+    try:
+        run.started += _guard(adapter, run, plan, opts, reporter, flight)
+    except BaseException:
+        taker.join()
+        if run.record is not None:
+            run.st.release(run.record)
+            run.record = None
+            run.result.revision = None
+        flight.phase = 'reading'
+        raise
+    taker.join()
+    if 'error' in box:
+        raise box['error']
+
+
 def _lock(run, plan, opts, flight):
     """Create the pending record of the next revision: the deploy lock."""
     flight.revision = run.next_rev
@@ -469,7 +506,7 @@ def _settle(adapter, run, opts, reporter, flight):
     flight.phase = 'settling'
     flight.status = status
     try:
-        store_mod.settle(run.st, run.st.records(opts.stack, cached=True), run.record,
+        store_mod.settle(run.st, run.st.last_records.get(opts.stack) or [], run.record,
                          adapter.get_stack(run.ident), history_max=opts.history_max)
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:
         what = 'the plan was applied' if status in store_mod.APPLIED else \

@@ -85,6 +85,7 @@ class Store:
         self.clock = clock
         self.snapshots = {}     # stack name -> the last history read (Snapshot or None)
         self.leftovers = {}     # stack name -> format-1 records already in the history
+        self.last_records = {}  # stack name -> what records() answered last
 
     # -- reading ------------------------------------------------------------
 
@@ -109,6 +110,7 @@ class Store:
             records.append(lock)
         records.sort(key=lambda r: (r.revision, r.kind == 'lock', r.created, r.id))
         _derive_superseded(records)
+        self.last_records[stack_name] = records
         return records
 
     def _named(self, name):
@@ -275,6 +277,10 @@ class Store:
                 return next((r for r in live if r.id != record.id), record)
             self.sleep(0.5)
 
+    def release(self, record):
+        """Give up a lock this deploy holds, its revision unrecorded (nothing was sent)."""
+        self._withdraw(record)
+
     def _withdraw(self, record):
         try:
             self.driver.delete_stack(record.ident)
@@ -342,7 +348,9 @@ class Store:
         meta.pop('settled_by_holder', None)
         docs = [(record.revision, hist_mod.rev_doc(record.revision, outcome, meta, plan_files),
                  plan_files)]
-        records = self.records(name, cached=True)
+        records = self.last_records.get(name)
+        if records is None:
+            records = self.records(name, cached=True)
         migrating = [r for r in records if r.kind == 'legacy' and r.status != rec_mod.PENDING]
         docs += [self._migrated(r) for r in migrating]
         live = [r for r in records if r.kind == 'history'] + migrating
@@ -352,6 +360,7 @@ class Store:
             {record.revision, max(applied or [0])}
         pruned = _to_prune(live + [record], history_max, keep)
         self._write(name, docs, pruned)
+        self.last_records.pop(name, None)
         for old in migrating + self.leftovers.get(name, []):
             self._withdraw(old)
         record.status = outcome
@@ -408,11 +417,16 @@ class Store:
         return True
 
     def _release(self, record):
-        """Delete the lock stack, by id (never a newer lock of the same name)."""
+        """Delete the lock stack, by id (never a newer lock of the same name).
+
+        Not waited for: a lock being deleted holds nothing (every read
+        leaves DELETE_IN_PROGRESS stacks out), and the next deploy's create
+        of the name, refused while Heat finishes the delete, is retried.
+        """
         try:
-            self.driver.delete_stack(record.ident, wait=True, timeout=60, poll=0.3)
+            self.driver.delete_stack(record.ident)
         except errors.HeatplanError:
-            pass  # the next deploy waits for a lock being deleted; recover removes it
+            pass  # recover removes a lock left behind
 
     def delete(self, record, wait=False):
         """Remove one revision (format 2: mark it pruned) or a lock / format-1 record."""

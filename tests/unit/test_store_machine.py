@@ -525,3 +525,27 @@ def test_a_pending_format_1_record_is_settled_the_old_way():
         {'revision': 1, 'status': store_mod.DEPLOYED}]
     assert [(r.revision, r.status, r.kind) for r in st.records('demo')] == [
         (1, 'deployed', 'legacy')]
+
+
+def test_a_lock_still_being_deleted_only_delays_the_next_deploy():
+    """The lock is released without waiting for Heat's delete; a deploy right
+    after gets 409 for the name while the delete runs, and retries."""
+    st, heat, fake = new_store()
+    heat.slow_deletes = True
+    commit(st, heat, 1)
+    lock = heat.list_stacks(show_hidden=True, name='hp.demo.lock')
+    assert [s['stack_status'] for s in lock] == ['DELETE_IN_PROGRESS']
+    assert [(r.revision, r.status) for r in st.records('demo')] == [(1, 'deployed')]
+    fake.during = heat.finish_deletes          # Heat finishes it while the deploy waits
+    second = st.create_pending('demo', 2, PLAN, DIGEST, {})
+    assert second.revision == 2 and fake.slept >= 1
+    assert [s['id'] for s in live_records(heat)] == [second.id]
+
+
+def test_a_lock_that_stays_is_a_refusal_not_a_wait():
+    st, heat, fake = new_store()
+    st.create_pending('demo', 1, PLAN, DIGEST, {})
+    with pytest.raises(store_mod.Locked):
+        store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock).create_pending(
+            'demo', 1, PLAN, DIGEST, {})
+    assert fake.slept == 0
