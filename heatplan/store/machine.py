@@ -396,9 +396,20 @@ class Store:
     def _create_history(self, stack_name, new):
         pieces = hist_mod.chunks(new)
         tags = [hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)]
-        created = self.driver.create_stack(
-            hist_mod.history_name(stack_name),
-            {'template': hist_mod.TEMPLATE, 'files': pieces[0]}, tags=tags)
+        try:
+            created = self.driver.create_stack(
+                hist_mod.history_name(stack_name),
+                {'template': hist_mod.TEMPLATE, 'files': pieces[0]}, tags=tags)
+        except errors.HeatRejected as exc:
+            snap = self._read_history(stack_name) if getattr(
+                exc, 'status_code', None) == 409 else None
+            if snap is None:
+                raise
+            # another process settling this revision created it a moment
+            # ago: add to it (the same keys, the same values)
+            for piece in pieces:
+                self.driver.patch_files(snap.ident, piece)
+            return
         ident = '%s/%s' % (hist_mod.history_name(stack_name), created['id'])
         for piece in pieces[1:]:
             self.driver.wait_for_stack(ident, timeout=120, poll=0.5)

@@ -611,3 +611,78 @@ def test_a_damaged_record_is_shown_as_damaged_and_the_others_still_work(
     assert 'revision 1 of %s' % name in err and 'Traceback' not in err
     code, _out, err = cli('export', name, tmp_path / 'out', '--revision', '2')
     assert code == 0, err
+
+
+# -- format 1 -> format 2 ------------------------------------------------------
+
+def _format_1_deploy(adapter, name, plan, revision, status_of_previous=None):
+    """What heatplan before format 2 did for one revision: its record stack
+    ``hp.NAME.rN`` holding the whole plan, then the stack create/update."""
+    meta = store_records.record_meta(name, revision, plan.digest,
+                                     {'action': 'deploy', 'description': 'old r%d' % revision})
+    rec = store_records.record_name(name, revision)
+    adapter.create_stack(rec, store_records.record_body(plan.body, meta),
+                         tags=store_records.record_tags(name, revision, 'deployed',
+                                                        plan.digest, meta['by']))
+    tags = ['hp-rev=%d' % revision, store_records.digest_tag(plan.digest)]
+    if revision == 1:
+        adapter.create_stack(name, plan.body, tags=tags)
+    else:
+        adapter.update_stack(name, plan.body, tags=tags)
+        old = store_records.record_name(name, revision - 1)
+        adapter.update_tags(old, store_records.record_tags(
+            name, revision - 1, status_of_previous, plan.digest, 'old@host'))
+    assert adapter.wait_for_stack(name, timeout=120, poll=0.5).endswith('_COMPLETE')
+    assert adapter.wait_for_stack(rec, timeout=60, poll=0.3).endswith('_COMPLETE')
+
+
+def test_format_1_records_are_read_then_migrated_byte_for_byte(cli, adapter, name,
+                                                                 tmp_path):
+    sources = {r: plans.make_plan(tmp_path, 'r%d' % r, **kw)
+               for r, kw in enumerate(VERSIONS[:2], 1)}
+    built = {r: plans.build(src) for r, src in sources.items()}
+    _format_1_deploy(adapter, name, built[1], 1)
+    _format_1_deploy(adapter, name, built[2], 2, status_of_previous='superseded')
+    old_records = adapter.list_stacks(tags=[store_mod.RECORD_TAG, store_mod.stack_tag(name)],
+                                      show_hidden=True)
+    assert len(old_records) == 2
+
+    # read as they are, before any migration
+    code, out, err = cli('history', name, '-f', 'json')
+    assert code == 0, err
+    assert [(r['revision'], r['status']) for r in json.loads(out)] == [
+        (1, 'superseded'), (2, 'deployed')]
+    code, _out, err = cli('export', name, tmp_path / 'before', '--revision', '1')
+    assert code == 0, err
+    assert_same_tree(str(tmp_path / 'before'), sources[1])
+
+    # the next deploy migrates them into the history stack, then deletes them
+    v3 = plans.make_plan(tmp_path, 'r3', **VERSIONS[2])
+    code, out, err = cli('deploy', v3, '--stack', name)
+    assert code == 0, err
+    assert 'updated revision 3' in out
+    assert plans.eventually(lambda: [s['stack_name'] for s in adapter.list_stacks(
+        tags=[store_mod.RECORD_TAG, store_mod.stack_tag(name)], show_hidden=True)
+        if s['stack_status'] != 'DELETE_COMPLETE'], []) == []
+    mine = [s['stack_name'] for s in adapter.list_stacks(
+        tags=[store_mod.stack_tag(name)], show_hidden=True)
+        if s['stack_status'] not in ('DELETE_COMPLETE', 'DELETE_IN_PROGRESS')]
+    assert mine == [store_mod.history_name(name)]
+    code, out, err = cli('history', name, '-f', 'json')
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r['revision'], r['status']) for r in rows] == [
+        (1, 'superseded'), (2, 'superseded'), (3, 'deployed')]
+    assert rows[0]['description'] == 'old r1'
+    # every old revision still exports byte for byte, from the history stack
+    for revision in (1, 2):
+        out_dir = tmp_path / ('after%d' % revision)
+        code, _out, err = cli('export', name, out_dir, '--revision', revision)
+        assert code == 0, err
+        assert_same_tree(str(out_dir), sources[revision])
+    code, _out, err = cli('diff', name, '--from-revision', '1', '--to-revision', '3')
+    assert code == 1, err
+    # and a rollback to a migrated revision deploys its very plan
+    code, out, err = cli('rollback', name, '1', '-f', 'json')
+    assert code == 0, err
+    assert json.loads(out)['digest'] == built[1].digest

@@ -549,3 +549,18 @@ def test_a_lock_that_stays_is_a_refusal_not_a_wait():
         store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock).create_pending(
             'demo', 1, PLAN, DIGEST, {})
     assert fake.slept == 0
+
+
+def test_two_settlers_of_a_first_revision_share_one_history_stack():
+    """A deploy slow to settle its first revision, and another process that
+    settled it meanwhile: the second history create is refused by name and
+    the same keys go into the existing history stack."""
+    st, heat, fake = new_store()
+    rec = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    deploy_stack(heat, 1, 'CREATE_COMPLETE', files=PLAN['files'])
+    other = store_mod.Store(heat, sleep=fake.sleep, clock=fake.clock)
+    store_mod.check_locks(other, other.records('demo'), heat.get_stack('demo'), 'demo')
+    store_mod.settle(st, st.last_records.get('demo') or [], rec, heat.get_stack('demo'))
+    assert heatplan_stacks(heat) == ['hp.demo.history']
+    assert [(r.revision, r.status) for r in st.records('demo')] == [(1, 'deployed')]
+    assert st.files(st.get('demo', 1))['a.yaml'] == PLAN['files']['a.yaml']
