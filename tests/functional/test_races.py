@@ -19,6 +19,7 @@
 
 import concurrent.futures
 import os
+import re
 import threading
 import time
 
@@ -183,7 +184,7 @@ def test_concurrent_deploys_exactly_one_runs(local_heat, request, tmp_path, n, o
 
 
 def test_a_deploy_between_lock_check_and_lock_is_refused(local_heat, request, tmp_path):
-    """B reads the records (no lock held), A takes the lock and starts, then B goes on."""
+    """B reads the history (no lock held), A takes the lock and starts, then B goes on."""
     heat = local_heat
     name = plans.stack_name(request)
     deploy.deploy(heat.adapter, make(tmp_path, 'base', 'base')[1], opts(name))
@@ -191,9 +192,9 @@ def test_a_deploy_between_lock_check_and_lock_is_refused(local_heat, request, tm
     b_plan = make(tmp_path, 'b', 'B')[1]
     outcome = {}
     with FaultProxy(heat.port, project=heat.project) as proxy:
-        records = r'/stacks\?tags=heatplan-record'
-        proxy.add('pass', method='GET', path=records, times=1)   # B's lock check
-        held = proxy.add('hold', method='GET', path=records, times=1, seconds=60)
+        # B's lock create waits, after B's lock check saw no lock
+        held = proxy.add('hold', method='POST', path=r'/stacks$', times=1, seconds=60,
+                         body=r'"stack_name":\s*"%s"' % re.escape(store_mod.lock_name(name)))
 
         def run_b():
             try:
@@ -204,7 +205,7 @@ def test_a_deploy_between_lock_check_and_lock_is_refused(local_heat, request, tm
 
         thread = threading.Thread(target=run_b, daemon=True)
         thread.start()
-        assert held.caught.wait(60), 'B never read the records a second time'
+        assert held.caught.wait(60), 'B never tried to take the lock'
         a = deploy.deploy(heat.adapter, a_plan, opts(name, wait=False))
         assert (a.outcome, a.revision, a.status) == ('accepted', 2, 'UPDATE_IN_PROGRESS')
         held.release.set()
