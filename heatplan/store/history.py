@@ -52,8 +52,14 @@ LOCK_TEMPLATE = (
     'description: heatplan deploy lock (a deploy is running; no resources)\n'
     'resources: {}\n')
 #: Bytes of files one history write carries at most (Heat's default
-#: max_json_body_size is 1 MiB); a bigger write is split, blobs first.
+#: max_json_body_size is 1 MiB), unless Heat just took a bigger plan in one
+#: request; a bigger write is split, blobs first.
 CHUNK_BYTES = 900000
+
+
+def files_bytes(files):
+    """About the JSON size of a files map (keys and texts)."""
+    return sum(len(k) + len(v) + 6 for k, v in files.items())
 
 
 def _named(stack_name, suffix):

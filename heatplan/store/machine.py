@@ -86,6 +86,7 @@ class Store:
         self.snapshots = {}     # stack name -> the last history read (Snapshot or None)
         self.leftovers = {}     # stack name -> format-1 records already in the history
         self.last_records = {}  # stack name -> what records() answered last
+        self.write_limit = hist_mod.CHUNK_BYTES   # bytes of files one history write sends
 
     # -- reading ------------------------------------------------------------
 
@@ -348,6 +349,9 @@ class Store:
         meta.pop('settled_by_holder', None)
         docs = [(record.revision, hist_mod.rev_doc(record.revision, outcome, meta, plan_files),
                  plan_files)]
+        # Heat took this plan in one request: a history write that size fits too
+        self.write_limit = max(hist_mod.CHUNK_BYTES, hist_mod.files_bytes(plan_files or {}) +
+                               100 * len(plan_files or {}))
         records = self.last_records.get(name)
         if records is None:
             records = self.records(name, cached=True)
@@ -389,12 +393,12 @@ class Store:
         if snap is None:
             self._create_history(stack_name, new)
         elif not self._compact(stack_name, snap, new):
-            for piece in hist_mod.chunks(new):
-                self.driver.patch_files(snap.ident, piece)
+            for piece in hist_mod.chunks(new, self.write_limit):
+                self._patch(snap.ident, piece)
         self.snapshots.pop(stack_name, None)
 
     def _create_history(self, stack_name, new):
-        pieces = hist_mod.chunks(new)
+        pieces = hist_mod.chunks(new, self.write_limit)
         tags = [hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)]
         try:
             created = self.driver.create_stack(
@@ -408,12 +412,24 @@ class Store:
             # another process settling this revision created it a moment
             # ago: add to it (the same keys, the same values)
             for piece in pieces:
-                self.driver.patch_files(snap.ident, piece)
+                self._patch(snap.ident, piece)
             return
         ident = '%s/%s' % (hist_mod.history_name(stack_name), created['id'])
         for piece in pieces[1:]:
-            self.driver.wait_for_stack(ident, timeout=120, poll=0.5)
+            self.driver.wait_for_stack(ident, timeout=120, poll=0.2)
+            self._patch(ident, piece)
+
+    def _patch(self, ident, piece):
+        """One PATCH of ``piece``; halved (documents in the second half) if Heat says too big."""
+        try:
             self.driver.patch_files(ident, piece)
+        except errors.HeatRejected as exc:
+            if getattr(exc, 'status_code', None) != 413 or len(piece) < 2:
+                raise
+            keys = sorted(piece, key=lambda k: not k.startswith(hist_mod.BLOB_PREFIX))
+            half = len(keys) // 2
+            self._patch(ident, {k: piece[k] for k in keys[:half]})
+            self._patch(ident, {k: piece[k] for k in keys[half:]})
 
     def _compact(self, stack_name, snap, new):
         """One full update dropping pruned revisions and unused blobs, when worth it."""
@@ -421,7 +437,7 @@ class Store:
         if garbage < COMPACT_MIN_BYTES or garbage < live // 2:
             return False
         size = sum(len(k) + len(v) for k, v in keep.items())
-        if size > hist_mod.CHUNK_BYTES:
+        if size > self.write_limit:
             return False
         self.driver.update_stack(snap.ident, {'template': hist_mod.TEMPLATE, 'files': keep},
                                  tags=[hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)])

@@ -392,21 +392,48 @@ def test_a_revision_sends_only_the_files_that_changed():
     assert st.files(st.get('demo', 1))['k7.yaml'] == big['k7.yaml']
 
 
-def test_a_big_first_write_is_split_blobs_first_and_documents_last(monkeypatch):
+def test_a_first_write_as_big_as_the_plan_goes_in_one_request(monkeypatch):
+    """Heat took the plan in one request, so the history's first write (the
+    same files) goes in one request too, whatever CHUNK_BYTES says."""
     from heatplan.store import history as hist_mod
 
     monkeypatch.setattr(hist_mod, 'CHUNK_BYTES', 4000)
     st, heat, _ = new_store()
     big = {'k%d.yaml' % i: 'y%d' % i * 500 for i in range(10)}
+    sent = []
+    real = heat.create_stack
+    heat.create_stack = lambda name, body, **kw: (sent.append(body), real(name, body, **kw))[1]
     commit(st, heat, 1, files=big)
-    ident = st.records('demo')[0].snapshot.ident
-    assert heat.count('patch_files') >= 2
+    history = [b for b in sent if b['template'] == hist_mod.TEMPLATE]
+    assert len([k for k in history[0]['files'] if k.startswith(hist_mod.BLOB_PREFIX)]) == 10
+    assert heat.count('patch_files') <= 1          # at most the documents after the blobs
     assert st.files(st.get('demo', 1))['k3.yaml'] == big['k3.yaml']
+
+
+def test_a_write_bigger_than_the_plan_is_split_blobs_first_and_documents_last(monkeypatch):
+    """Migrating format-1 records writes more than the plan: in pieces, the
+    revision documents last, so no document names a blob not stored yet."""
+    from heatplan.store import history as hist_mod
+
+    monkeypatch.setattr(hist_mod, 'CHUNK_BYTES', 4000)
+    st, heat, _ = new_store()
+    for rev in (1, 2, 3):
+        legacy_record(heat, rev, 'superseded' if rev < 3 else 'deployed',
+                      {'k.yaml': 'r%d ' % rev * 1500})
+    sent = []
+    real = heat.patch_files
+    heat.patch_files = lambda ident, files: (sent.append(dict(files)), real(ident, files))
+    commit(st, heat, 4, files={'k.yaml': 'r4 ' * 1500})
+    assert len(sent) >= 1
+    assert [r.revision for r in st.records('demo')] == [1, 2, 3, 4]
+    for rev in (1, 2, 3, 4):
+        assert st.files(st.get('demo', rev))['k.yaml'] == 'r%d ' % rev * 1500
     pieces = hist_mod.chunks(hist_mod.write_files(None, [(1, hist_mod.rev_doc(
-        1, 'deployed', {}, big), big)]), 4000)
+        1, 'deployed', {}, {'a': 'x' * 3000, 'b': 'y' * 3000}),
+        {'a': 'x' * 3000, 'b': 'y' * 3000})]), 4000)
+    assert len(pieces) == 2
     assert all(k.startswith(hist_mod.BLOB_PREFIX) for p in pieces[:-1] for k in p)
     assert hist_mod.rev_key(1) in pieces[-1]
-    assert ident
 
 
 def test_pruned_revisions_are_compacted_away_in_one_full_write():
@@ -564,3 +591,30 @@ def test_two_settlers_of_a_first_revision_share_one_history_stack():
     assert heatplan_stacks(heat) == ['hp.demo.history']
     assert [(r.revision, r.status) for r in st.records('demo')] == [(1, 'deployed')]
     assert st.files(st.get('demo', 1))['a.yaml'] == PLAN['files']['a.yaml']
+
+
+def test_a_write_heat_finds_too_big_is_halved_documents_last():
+    st, heat, _ = new_store()
+    commit(st, heat, 1)
+    real = heat.patch_files
+    seen = []
+
+    def limited(ident, files):
+        if sum(len(v) for v in files.values()) > 5000:
+            raise _too_big()
+        seen.append(sorted(files))
+        return real(ident, files)
+
+    def _too_big():
+        exc = errors.HeatRejected('Heat rejected the request (HTTP 413): too large')
+        exc.status_code = 413
+        return exc
+
+    heat.patch_files = limited
+    changed = {'k%d.yaml' % i: 'v%d ' % i * 700 for i in range(6)}
+    commit(st, heat, 2, files=changed)
+    assert len(seen) >= 2
+    assert any(k.startswith('heatplan://history/rev/') for k in seen[-1])
+    assert not any(k.startswith('heatplan://history/rev/') for piece in seen[:-1]
+                   for k in piece)
+    assert st.files(st.get('demo', 2))['k4.yaml'] == changed['k4.yaml']
