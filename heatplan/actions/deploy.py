@@ -111,6 +111,10 @@ class Reporter:
         """Ask the user; None when nobody can be asked (not a terminal)."""
         return None
 
+    def can_ask(self):
+        """True when :meth:`confirm` may put a question to a person."""
+        return False
+
     def note(self, message):
         """A warning or note, as soon as it is known (also in ``result.messages``)."""
 
@@ -248,7 +252,13 @@ def _deploy(adapter, plan, opts, reporter, flight):
         return _dry_run(adapter, run, plan, opts, reporter)
     if run.stack is not None:
         run.ident = _ident(run.stack)
-        _guard_beside_lock(adapter, run, plan, opts, reporter, flight)
+        if reporter.can_ask() and not opts.yes:
+            # The guard may wait for a person: never hold the lock meanwhile
+            # (past 120 s a pending lock looks dead to other deploys).
+            run.started += _guard(adapter, run, plan, opts, reporter, flight)
+            _lock(run, plan, opts, flight)
+        else:
+            _guard_beside_lock(adapter, run, plan, opts, reporter, flight)
     else:
         _lock(run, plan, opts, flight)
     _send(adapter, run, plan, opts, flight)

@@ -92,8 +92,11 @@ class CliReporter(deploy_mod.Reporter):
                               % (done, total, mins, secs))
             self.stream.flush()
 
+    def can_ask(self):
+        return bool(sys.stdin.isatty() and self.tty)
+
     def confirm(self, question):
-        if not (sys.stdin.isatty() and self.tty):
+        if not self.can_ask():
             return None
         self._clear_bar()
         self.stream.write(question + ' [y/N] ')
