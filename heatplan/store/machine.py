@@ -203,8 +203,6 @@ class Store:
     def meta(self, record, files=None):
         from heatplan.plan import manifest as manifest_mod
 
-        if record.kind == 'history' and files is None:
-            files = self.files(record)
         files = files if files is not None else self.files(record)
         return manifest_mod.load_meta(files.get(rec_mod.RECORD_FILE) or None,
                                       'record.json of %s' % record.name)
