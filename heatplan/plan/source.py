@@ -173,6 +173,8 @@ class DirectorySource(PlanSource):
         self.given_root = os.path.abspath(path)
         self.root = os.path.realpath(path)
         self._reals = {}
+        #: Directories held open by their real path under the root (see _open_in).
+        self._dir_fds = {}
 
     def _resolve(self, key):
         """``os.path.realpath`` of the key's path, one lstat per new path.
@@ -223,6 +225,27 @@ class DirectorySource(PlanSource):
         return os.path.lexists(path)
 
     def _read(self, key):
+        """The file's bytes: one lstat, then an open relative to its directory.
+
+        The directory's own path was resolved and confined once (``_real``);
+        a file that is a symlink takes the full resolution (:meth:`_read_linked`).
+        """
+        head, _, name = key.rpartition('/')
+        try:
+            parent = self._real(head) if head else self.root
+        except errors.ConfinementError:
+            return self._read_linked(key)   # refuses, naming the file
+        try:
+            lst = os.lstat(parent + os.sep + name)
+        except OSError:
+            return self._read_linked(key)   # says why (missing, a loop...)
+        if stat.S_ISLNK(lst.st_mode):
+            return self._read_linked(key)
+        self._check_regular(key, lst)
+        return self._read_open(key, self._open_in(key, parent, name), lst)
+
+    def _read_linked(self, key):
+        """Read a file whose own name is a symlink (or that is missing): resolved whole."""
         real = self._real(key)
         try:
             st = os.stat(real)
@@ -238,6 +261,12 @@ class DirectorySource(PlanSource):
                     '%s: a symlink loop (too many levels of symbolic links)' % key,
                     hint='fix the links or stop referencing the file')
             raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        self._check_regular(key, st)
+        head, _, name = real[len(self.root):].lstrip(os.sep).rpartition(os.sep)
+        parent = self.root + os.sep + head if head else self.root
+        return self._read_open(key, self._open_in(key, parent, name), st)
+
+    def _check_regular(self, key, st):
         if not stat.S_ISREG(st.st_mode):
             kind = ('a directory' if stat.S_ISDIR(st.st_mode)
                     else 'a fifo' if stat.S_ISFIFO(st.st_mode)
@@ -246,50 +275,93 @@ class DirectorySource(PlanSource):
             raise errors.SourceError(
                 '%s is %s, not a regular file; refusing to read it' % (key, kind))
         self._check_size(key, st.st_size)
-        fd = self._open_confined(key, real)
-        with os.fdopen(fd, 'rb') as f:
-            fst = os.fstat(f.fileno())
-            if not stat.S_ISREG(fst.st_mode):  # raced
-                raise errors.SourceError('%s changed while being read' % key)
-            # read(n) allocates n bytes first: ask for the file's size (and one
-            # byte more, to see it grow), not the cap (16 MiB per file was
-            # most of reading a plan of small files)
+
+    def _read_open(self, key, fd, checked):
+        """Read the open file ``fd`` (then close it); ``checked``: its stat before the open."""
+        try:
+            fst = os.fstat(fd)
+            if not stat.S_ISREG(fst.st_mode) or (fst.st_ino, fst.st_dev) != (
+                    checked.st_ino, checked.st_dev):  # replaced since it was checked
+                raise errors.SourceError('%s changed while being read' % key,
+                                         hint='read the plan again once it is written')
+            # one read of the file's size and one byte more (to see it grow),
+            # not of the cap: a read allocates what it asks for
             cap = self.limits.max_file_bytes + 1
-            data = f.read(min(fst.st_size + 1, cap))
-            if len(data) > fst.st_size and len(data) < cap:  # grew meanwhile
-                data += f.read(cap - len(data))
+            data = os.read(fd, min(fst.st_size + 1, cap))
+            if len(data) != fst.st_size:   # a short read, or it grew: on to EOF or the cap
+                parts, size = [data], len(data)
+                while size < cap:
+                    more = os.read(fd, min(cap - size, MiB))
+                    if not more:
+                        break
+                    parts.append(more)
+                    size += len(more)
+                data = b''.join(parts)
+        except OSError as exc:
+            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
+        finally:
+            os.close(fd)
         self._check_size(key, len(data))
         return data
 
-    def _open_confined(self, key, real):
-        """Open ``real`` (fully resolved, inside the root) one component at a time.
+    #: Directories held open (as ``dir_fd``) at most; more close the oldest.
+    MAX_OPEN_DIRS = 128
 
-        Every component is opened with O_NOFOLLOW relative to its parent, so
-        a directory swapped for a symlink after the realpath check cannot lead
-        out of the root: the open fails instead.
+    def _open_in(self, key, parent, name):
+        """Open ``name`` in the directory ``parent`` (real, inside the root).
+
+        Directories are opened one component at a time from the root with
+        O_NOFOLLOW and held open for the next files in them, so a directory
+        swapped for a symlink after its path was checked cannot lead out of
+        the root: opening it fails instead.  A directory held open is read as
+        it was found (moved away meanwhile, it is still the directory that
+        was inside the root); nothing is opened by a path that could leave it.
         """
-        rel = real[len(self.root):].lstrip(os.sep)
-        parts = rel.split(os.sep) if rel else []
         nofollow = getattr(os, 'O_NOFOLLOW', 0)
         try:
-            fd = os.open(self.root, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-        except OSError as exc:
-            raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
-        try:
-            for part in parts[:-1]:
-                nxt = os.open(part, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | nofollow,
-                              dir_fd=fd)
-                os.close(fd)
-                fd = nxt
-            return os.open(parts[-1], os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=fd)
+            dir_fd = self._dir_fd(parent[len(self.root) + 1:])
+            return os.open(name, os.O_RDONLY | os.O_NONBLOCK | nofollow, dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise errors.ConfinementError(
                     '%s changed while being read (a directory became a symlink); '
                     'refusing to follow it' % key)
             raise errors.SourceError('%s: cannot read: %s' % (key, exc.strerror))
-        finally:
-            os.close(fd)
+
+    def _dir_fd(self, rel):
+        """The open directory ``rel`` (``os.sep``-separated, real, '' for the root)."""
+        fds = self._dir_fds
+        fd = fds.get(rel)
+        if fd is not None:
+            return fd
+        if len(fds) >= self.MAX_OPEN_DIRS:
+            self.close()
+            fds = self._dir_fds
+        parts = rel.split(os.sep) if rel else []
+        # the longest prefix held open, then one component at a time
+        i = len(parts)
+        while i > 0 and os.sep.join(parts[:i]) not in fds:
+            i -= 1
+        prefix = os.sep.join(parts[:i])
+        fd = fds.get(prefix)
+        if fd is None:
+            fd = fds[''] = os.open(self.root, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+        flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_NOFOLLOW', 0)
+        for j in range(i, len(parts)):
+            fd = fds[os.sep.join(parts[:j + 1])] = os.open(parts[j], flags, dir_fd=fd)
+        return fd
+
+    def close(self):
+        """Close the directories held open (reading again reopens them)."""
+        fds, self._dir_fds = getattr(self, '_dir_fds', {}), {}
+        for fd in fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self):
+        self.close()
 
     def absolute_to_key(self, abs_path):
         abs_path = os.path.normpath(abs_path)

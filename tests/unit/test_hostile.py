@@ -1271,19 +1271,20 @@ def test_a_directory_swapped_for_a_symlink_while_reading_is_not_followed(tmp_pat
                       'main.yaml': HOT + 'resources:\n  v:\n    type: OS::Heat::Value\n'
                                          '    properties: {value: {get_file: d/data.txt}}\n',
                       'd/data.txt': 'inside'})
-    real_stat = os.stat
+    real_lstat = os.lstat
     swapped = []
 
     def stat_then_swap(path, *args, **kwargs):
-        # the moment after heatplan checked d/data.txt: d becomes a link out
+        # the moment heatplan checks d/data.txt, before it opens it: d becomes a link out
+        result = real_lstat(path, *args, **kwargs)
         if not swapped and str(path) == str(root / 'd' / 'data.txt') and \
                 sys._getframe(1).f_code.co_name == '_read':
             os.rename(str(root / 'd'), str(root / 'd.old'))
             os.symlink(str(outside), str(root / 'd'))
             swapped.append(path)
-        return real_stat(path, *args, **kwargs)
+        return result
 
-    monkeypatch.setattr(source.os, 'stat', stat_then_swap)
+    monkeypatch.setattr(source.os, 'lstat', stat_then_swap)
     try:
         _src, plan = plan_actions.build_plan(plan_actions.PlanOptions(source=str(root)))
     except errors.HeatplanError:

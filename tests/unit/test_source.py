@@ -832,3 +832,93 @@ def test_archive_symlink_loop_is_refused(tmp_path):
     with pytest.raises(errors.LintFailed) as exc:
         build(arc, template='root.yaml')
     assert 'loop/x.sh' in str(exc.value)
+
+
+# -- the read path: directories held open ------------------------------------------------
+
+
+def _open_fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_a_directory_held_open_and_then_swapped_for_a_link_out_never_reads_outside(
+        plan_dir, tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    write_bytes(outside / 'b.txt', b'SECRET')
+    root = plan_dir({'root.yaml': HOT, 'd/a.txt': 'first', 'd/b.txt': 'inside'})
+    src = source.DirectorySource(root)
+    assert src.read_bytes('d/a.txt') == b'first'    # d is now held open
+    os.rename(os.path.join(root, 'd'), os.path.join(root, 'd.old'))
+    os.symlink(str(outside), os.path.join(root, 'd'))
+    try:
+        data = src.read_bytes('d/b.txt')
+    except errors.HeatplanError as exc:
+        assert 'd/b.txt' in str(exc)
+    else:
+        assert data != b'SECRET'
+
+
+def test_a_file_replaced_between_its_check_and_its_open_is_refused(plan_dir, monkeypatch):
+    root = plan_dir({'root.yaml': HOT, 'a.txt': 'old'})
+    src = source.DirectorySource(root)
+    real_lstat = os.lstat
+
+    def lstat_then_replace(path, *args, **kwargs):
+        result = real_lstat(path, *args, **kwargs)
+        if str(path).endswith(os.sep + 'a.txt'):
+            write_bytes(os.path.join(root, 'a.new'), b'new')
+            os.replace(os.path.join(root, 'a.new'), os.path.join(root, 'a.txt'))
+        return result
+
+    monkeypatch.setattr(source.os, 'lstat', lstat_then_replace)
+    with pytest.raises(errors.SourceError) as exc:
+        src.read_bytes('a.txt')
+    assert 'a.txt changed while being read' in str(exc.value)
+
+
+def test_reads_hold_at_most_max_open_dirs_and_close_releases_them(plan_dir, monkeypatch):
+    monkeypatch.setattr(source.DirectorySource, 'MAX_OPEN_DIRS', 8)
+    files = {'root.yaml': HOT}
+    files.update(('d%02d/e/f%d.txt' % (i, j), 'x%d-%d' % (i, j))
+                 for i in range(20) for j in range(3))
+    root = plan_dir(files)
+    before = _open_fds()
+    src = source.DirectorySource(root)
+    for key in sorted(files):
+        if key != 'root.yaml':
+            assert src.read_bytes(key) == files[key].encode()
+            assert _open_fds() - before <= 8 + 2
+    assert _open_fds() > before
+    src.close()
+    assert _open_fds() == before
+    assert src.read_bytes('d03/e/f1.txt') == b'x3-1'   # reopened on demand
+    del src
+    assert _open_fds() == before
+
+
+def test_a_file_growing_or_read_short_is_read_to_its_end(plan_dir, monkeypatch):
+    root = plan_dir({'root.yaml': HOT, 'a.txt': 'abcdef' * 1000})
+    real_read = os.read
+
+    def short_read(fd, n):
+        return real_read(fd, min(n, 100))
+
+    monkeypatch.setattr(source.os, 'read', short_read)
+    assert source.DirectorySource(root).read_bytes('a.txt') == b'abcdef' * 1000
+    monkeypatch.undo()
+    lim = source.Limits(max_file_bytes=5000)
+    with pytest.raises(errors.LimitExceeded) as exc:
+        source.DirectorySource(root, limits=lim).read_bytes('a.txt')
+    assert 'a.txt is 6000 bytes, over the per-file cap of 5000' in str(exc.value)
+
+
+def test_a_symlinked_file_and_a_file_in_a_symlinked_directory_inside_the_root_are_read(
+        plan_dir):
+    root = plan_dir({'root.yaml': HOT, 'real/x.txt': 'x', 'real/sub/y.txt': 'y'})
+    os.symlink('real', os.path.join(root, 'alias'))
+    os.symlink('../x.txt', os.path.join(root, 'real', 'sub', 'link.txt'))
+    src = source.DirectorySource(root)
+    assert src.read_bytes('alias/sub/y.txt') == b'y'
+    assert src.read_bytes('real/sub/link.txt') == b'x'
+    assert src.read_bytes('alias/sub/link.txt') == b'x'
