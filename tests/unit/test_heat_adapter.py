@@ -156,6 +156,71 @@ def test_get_stack_404_is_none_but_500_raises(adapter):
     assert 'kaput' in str(info.value)
 
 
+def test_the_first_reads_go_over_the_session_as_heatclient_would_send_them(adapter):
+    # issue 18: get_stack and list_stacks are made without heatclient; the
+    # requests and the answers' mapping are the ones heatclient gave
+    stack = {'id': 'i1', 'stack_name': 's', 'stack_status': 'CREATE_COMPLETE',
+             'tags': ['a', '', 'hp-rev=1']}
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks/s', status_code=302,
+              headers={'Location': URL + '/stacks/s/i1'})
+        m.get(URL + '/stacks/s/i1', headers=JSON, json={'stack': stack})
+        m.get(URL + '/stacks', headers=JSON, json={'stacks': [stack, dict(stack, id='i2')]})
+        got = adapter.get_stack('s')
+        listed = adapter.list_stacks(tags=['heatplan-lock', 'hp-stack=s'], show_hidden=True,
+                                     name='hp.s.lock')
+        history = m.request_history
+    assert got == dict(stack, tags=['a', 'hp-rev=1'])     # empty tags dropped
+    assert [s['id'] for s in listed] == ['i1', 'i2']
+    assert history[0].qs == {'resolve_outputs': ['false']}
+    assert history[0].headers['Accept'] == 'application/json'
+    assert 'X-Auth-Token' in history[0].headers
+    assert history[2].qs == {'tags': ['heatplan-lock,hp-stack=s'], 'show_hidden': ['true'],
+                             'name': ['hp.s.lock']}
+    assert 'heatplan' in history[2].headers['User-Agent']
+
+
+def test_a_region_is_sent_as_heatclient_sends_it():
+    from keystoneauth1 import noauth
+    from keystoneauth1 import session as ks_session
+
+    session = ks_session.Session(auth=noauth.NoAuth(endpoint=URL))
+    adapter = HeatAdapter.from_session(session, endpoint_override=URL, region_name='r2')
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks', headers=JSON, json={'stacks': []})
+        assert adapter.list_stacks() == []
+        assert m.request_history[0].headers['X-Region-Name'] == 'r2'
+
+
+def test_a_proxys_page_on_a_first_read_is_mapped_with_its_text(adapter):
+    with requests_mock.Mocker() as m:
+        m.get(URL + '/stacks', status_code=403, text='<html><h1>Forbidden by proxy</h1></html>')
+        with pytest.raises(errors.HeatRejected) as info:
+            adapter.list_stacks()
+        m.get(URL + '/stacks/s', status_code=409, headers=JSON,
+              json={'error': {'message': 'busy', 'type': 'Conflict'}})
+        with pytest.raises(errors.HeatRejected) as busy:
+            adapter.get_stack('s')
+    assert 'HTTP 403' in str(info.value) and 'Forbidden by proxy' in str(info.value)
+    assert busy.value.status_code == 409 and 'busy' in str(busy.value)
+
+
+def test_a_heatclient_given_whole_is_used_for_every_read():
+    class Stacks:
+        def get(self, name, resolve_outputs=True):
+            return {'id': 'c1', 'stack_name': name, 'tags': None}
+
+        def list(self, **kwargs):
+            return iter([{'id': 'c2', 'kw': sorted(kwargs)}])
+
+    class Client:
+        stacks = Stacks()
+
+    adapter = HeatAdapter(Client(), url=URL)
+    assert adapter.get_stack('s') == {'id': 'c1', 'stack_name': 's', 'tags': []}
+    assert adapter.list_stacks(tags=['t'], name='n') == [{'id': 'c2', 'kw': ['filters', 'tags']}]
+
+
 def test_wait_for_stack_returns_final_status(adapter):
     with requests_mock.Mocker() as m:
         m.get(URL + '/stacks/s', [
@@ -348,6 +413,7 @@ import sys
 {pre}
 from heatplan.heat import adapter
 a = adapter.HeatAdapter.from_url('http://127.0.0.1:9/v1/admin')
+a.client   # heatclient is made on first use
 import keystoneauth1.session as s
 from heatclient.common import http
 print(repr(['osprofiler' in sys.modules, s.osprofiler_web is not None,
