@@ -98,15 +98,20 @@ class Store:
         migrated.  ``cached``: reuse this Store's last history read (valid
         while this process holds the lock: no one else writes then).
         """
+        # the history and the lock stack by name, in one list call (Heat
+        # filters a repeated name as a list: IN); by name, not by tag: Heat
+        # stores a new stack's tags after its row
+        rows = self._named(hist_mod.history_name(stack_name), hist_mod.lock_name(stack_name))
         if not (cached and stack_name in self.snapshots):
-            self.snapshots[stack_name] = self._read_history(stack_name)
+            self.snapshots[stack_name] = self._read_history(stack_name, rows)
         snap = self.snapshots[stack_name]
         records = self._history_records(snap) if snap is not None else []
         known = {r.revision for r in records}
         legacy = self._legacy(stack_name)
         self.leftovers[stack_name] = [r for r in legacy if r.revision in known]
         records += [r for r in legacy if r.revision not in known]
-        lock = self._lock_record(stack_name, max([r.revision for r in records] or [0]))
+        lock = self._lock_record(stack_name, max([r.revision for r in records] or [0]),
+                                 rows)
         if lock is not None:
             records.append(lock)
         records.sort(key=lambda r: (r.revision, r.kind == 'lock', r.created, r.id))
@@ -114,12 +119,16 @@ class Store:
         self.last_records[stack_name] = records
         return records
 
-    def _named(self, name):
-        return [s for s in self.driver.list_stacks(show_hidden=True, name=name)
-                if s.get('stack_name') == name and s.get('stack_status') not in GONE]
+    def _named(self, *names):
+        """The live stacks named ``names`` (one list call)."""
+        return [s for s in self.driver.list_stacks(
+                show_hidden=True, name=names[0] if len(names) == 1 else list(names))
+                if s.get('stack_name') in names and s.get('stack_status') not in GONE]
 
-    def _read_history(self, stack_name):
-        rows = self._named(hist_mod.history_name(stack_name))
+    def _read_history(self, stack_name, rows=None):
+        name = hist_mod.history_name(stack_name)
+        rows = [s for s in (self._named(name) if rows is None else rows)
+                if s.get('stack_name') == name]
         if not rows:
             return None
         stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))
@@ -147,8 +156,10 @@ class Store:
         return [rec_mod.Record.from_stack(s) for s in stacks
                 if s.get('stack_status') not in GONE]
 
-    def _lock_record(self, stack_name, last):
-        rows = self._named(hist_mod.lock_name(stack_name))
+    def _lock_record(self, stack_name, last, rows=None):
+        name = hist_mod.lock_name(stack_name)
+        rows = [s for s in (self._named(name) if rows is None else rows)
+                if s.get('stack_name') == name]
         if not rows:
             return None
         stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))

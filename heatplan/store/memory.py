@@ -179,12 +179,15 @@ class MemoryHeat(driver_mod.Driver):
 
     @_locked
     def list_stacks(self, tags=None, show_hidden=False, **filters):
-        self.calls.append(('list_stacks', tuple(tags or ()), tuple(sorted(filters.items()))))
+        self.calls.append(('list_stacks', tuple(tags or ()), tuple(sorted(
+            (k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in filters.items()))))
         out = []
         for stack in self._live():
             shown = self._show(stack)
-            if all(t in shown['tags'] for t in tags or ()) and \
-                    all(shown.get(_FILTER_KEYS.get(k, k)) == v for k, v in filters.items()):
+            if all(t in shown['tags'] for t in tags or ()) and all(
+                    shown.get(_FILTER_KEYS.get(k, k)) in v if isinstance(v, (list, tuple))
+                    else shown.get(_FILTER_KEYS.get(k, k)) == v   # Heat: a list is IN
+                    for k, v in filters.items()):
                 out.append(shown)
         return out
 

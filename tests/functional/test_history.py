@@ -451,6 +451,18 @@ def test_pruning_keeps_the_deployed_record(adapter, name, tmp_path):
         (3, 'deployed')]
 
 
+def test_heat_lists_the_stacks_of_a_repeated_name_filter(adapter, name, tmp_path):
+    # the store reads the history and the lock stack in one list call
+    # (?name=A&name=B): Heat takes a repeated filter as a list (SQL IN)
+    deploy.deploy(adapter, plans.build(plans.make_plan(tmp_path)), opts(name))
+    history = store_mod.history_name(name)
+    for names in ([history, 'hp.nothing.lock'], ['hp.nothing.lock', history]):
+        found = adapter.list_stacks(show_hidden=True, name=names)
+        assert [s['stack_name'] for s in found] == [history]
+    both = adapter.list_stacks(show_hidden=True, name=[history, name])
+    assert sorted(s['stack_name'] for s in both) == sorted([history, name])
+
+
 def test_records_being_deleted_are_not_listed(adapter, name, tmp_path):
     plan = plans.build(plans.make_plan(tmp_path))
     deploy.deploy(adapter, plan, opts(name))

@@ -374,6 +374,23 @@ def test_ten_revisions_leave_one_history_stack_and_no_lock():
     assert creates.count('hp.demo.history') == 1 and creates.count('hp.demo.lock') == 10
 
 
+def test_reading_the_records_is_two_list_calls_and_one_files_read():
+    # the history and the lock by name in one list call, format-1 records by tag
+    st, heat, _ = new_store()
+    for rev in (1, 2):
+        commit(st, heat, rev, files={'a.yaml': 'rev: %d\n' % rev})
+    st.create_pending('demo', 3, PLAN, DIGEST, {})
+    heat.calls.clear()
+    records = st.records('demo')
+    assert [(r.revision, r.kind) for r in records] == [(1, 'history'), (2, 'history'),
+                                                        (3, 'lock')]
+    lists = [c for c in heat.calls if c[0] == 'list_stacks']
+    assert lists == [
+        ('list_stacks', (), (('name', ('hp.demo.history', 'hp.demo.lock')),)),
+        ('list_stacks', (store_mod.RECORD_TAG, 'hp-stack=demo'), ())]
+    assert [c[0] for c in heat.calls if c[0] != 'list_stacks'] == ['get_files', 'get_files']
+
+
 def test_a_revision_sends_only_the_files_that_changed():
     st, heat, _ = new_store()
     big = {'k%d.yaml' % i: 'file: %d\n' % i + 'x' * 1000 for i in range(50)}
