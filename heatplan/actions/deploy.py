@@ -503,6 +503,8 @@ def _send(adapter, run, plan, opts, flight):
 def _settle(adapter, run, opts, reporter, flight):
     """Wait for Heat, record the outcome, prune old records."""
     result, rev = run.result, run.next_rev
+    # the plan's new contents go to the history while Heat applies it
+    run.st.prewrite(run.record)
     try:
         status = apply.wait(adapter, run.ident, opts, reporter, run.started)
     except (errors.ConnectionFailed, errors.HeatRejected) as exc:

@@ -139,6 +139,10 @@ class Snapshot:
     def has_blob(self, hexdigest):
         return blob_key(hexdigest) in self.files
 
+    def add(self, files):
+        """Note ``files`` (blobs, the format key) written since this read."""
+        self.files.update(files)
+
     def plan_files(self, doc):
         """The revision's files map, byte for byte; KeyError names a missing blob."""
         out = {}

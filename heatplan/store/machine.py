@@ -33,11 +33,14 @@ has the whole argument.
 """
 
 import json
+import logging
 import time
 
 from heatplan import errors
 from heatplan.store import history as hist_mod
 from heatplan.store import records as rec_mod
+
+LOG = logging.getLogger(__name__)
 
 IN_PROGRESS = '_IN_PROGRESS'
 #: Stack statuses meaning the plan it carries was applied.  ROLLBACK_COMPLETE
@@ -87,6 +90,8 @@ class Store:
         self.leftovers = {}     # stack name -> format-1 records already in the history
         self.last_records = {}  # stack name -> what records() answered last
         self.write_limit = hist_mod.CHUNK_BYTES   # bytes of files one history write sends
+        #: stack name -> True: this Store wrote the pending revision's blobs ahead
+        self.prewritten = {}
 
     # -- reading ------------------------------------------------------------
 
@@ -359,8 +364,7 @@ class Store:
         docs = [(record.revision, hist_mod.rev_doc(record.revision, outcome, meta, plan_files),
                  plan_files)]
         # Heat took this plan in one request: a history write that size fits too
-        self.write_limit = max(hist_mod.CHUNK_BYTES, hist_mod.files_bytes(plan_files or {}) +
-                               100 * len(plan_files or {}))
+        self.write_limit = _write_limit(plan_files or {})
         records = self.last_records.get(name)
         if records is None:
             records = self.records(name, cached=True)
@@ -372,7 +376,7 @@ class Store:
         keep = {record.revision} if outcome == rec_mod.DEPLOYED else \
             {record.revision, max(applied or [0])}
         pruned = _to_prune(live + [record], history_max, keep)
-        self._write(name, docs, pruned)
+        self._write(name, docs, pruned, record)
         self.last_records.pop(name, None)
         for old in migrating + self.leftovers.get(name, []):
             self._withdraw(old)
@@ -380,6 +384,51 @@ class Store:
         if record.kind == 'lock':
             self._release(record)
         return pruned
+
+    def prewrite(self, record):
+        """Send the revision's new file contents to the history while Heat applies the plan.
+
+        Called by the lock holder once Heat accepted the plan, before it
+        waits: the blobs are content-addressed and written once, and stay
+        unreferenced until :meth:`commit` writes the revision's document, so
+        the wait hides the write (the whole plan on a first revision) and
+        the commit after it sends the document alone.  Below
+        ``PREWRITE_MIN_BYTES`` of new blobs nothing is sent here (one write
+        after the wait is cheaper).  Best effort: on a failure the commit
+        sends everything, as without it.  True if something was written.
+        """
+        name = (record.meta or {}).get('stack') or _stack_of(record)
+        files = record.plan_files
+        if record.kind != 'lock' or not files or name in self.prewritten:
+            return False
+        snap = self.snapshots.get(name)
+        blobs = {}
+        for value in files.values():
+            digest = hist_mod.sha(value)
+            if snap is None or not snap.has_blob(digest):
+                blobs[hist_mod.blob_key(digest)] = value
+        if hist_mod.files_bytes(blobs) < PREWRITE_MIN_BYTES:
+            return False
+        limit = _write_limit(files)
+        try:
+            if snap is None:
+                blobs[hist_mod.FORMAT_KEY] = hist_mod.FORMAT_TEXT
+                snap = self._create_history(name, blobs, limit)
+                self.snapshots[name] = snap
+            else:
+                for piece in hist_mod.chunks(blobs, limit):
+                    self._patch(snap.ident, piece)
+                snap.add(blobs)
+        except errors.HeatplanError as exc:
+            LOG.debug('writing revision %d\'s files to the history ahead failed (the '
+                      'commit sends them): %s', record.revision, exc)
+            return False
+        except Exception:   # never fail a deploy Heat is applying over an optimisation
+            LOG.warning('writing revision %d\'s files to the history ahead failed (the '
+                        'commit sends them)', record.revision, exc_info=True)
+            return False
+        self.prewritten[name] = True
+        return True
 
     def _migrated(self, rec):
         files = self.driver.get_files(rec.ident)
@@ -394,25 +443,29 @@ class Store:
         outcome = rec_mod.FAILED if rec.status == rec_mod.FAILED else rec_mod.DEPLOYED
         return rec.revision, hist_mod.rev_doc(rec.revision, outcome, meta, files), files
 
-    def _write(self, stack_name, docs, pruned):
+    def _write(self, stack_name, docs, pruned, record=None):
         snap = self.snapshots.get(stack_name)
         new = hist_mod.write_files(snap, docs)
         for rev in pruned:
             new[hist_mod.pruned_key(rev)] = ''
+        if self.prewritten.pop(stack_name, None) and snap is not None:
+            # this deploy's own write of the blobs may still be applying
+            self.driver.wait_for_stack(snap.ident, timeout=120, poll=0.2)
         if snap is None:
             self._create_history(stack_name, new)
-        elif not self._compact(stack_name, snap, new):
+        elif not self._compact(stack_name, snap, new, record):
             for piece in hist_mod.chunks(new, self.write_limit):
                 self._patch(snap.ident, piece)
         self.snapshots.pop(stack_name, None)
 
-    def _create_history(self, stack_name, new):
-        pieces = hist_mod.chunks(new, self.write_limit)
+    def _create_history(self, stack_name, new, limit=None):
+        """Create the history stack holding ``new``; its :class:`~history.Snapshot`."""
+        pieces = hist_mod.chunks(new, limit or self.write_limit)
         tags = [hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)]
+        name = hist_mod.history_name(stack_name)
         try:
             created = self.driver.create_stack(
-                hist_mod.history_name(stack_name),
-                {'template': hist_mod.TEMPLATE, 'files': pieces[0]}, tags=tags)
+                name, {'template': hist_mod.TEMPLATE, 'files': pieces[0]}, tags=tags)
         except errors.HeatRejected as exc:
             snap = self._read_history(stack_name) if getattr(
                 exc, 'status_code', None) == 409 else None
@@ -422,11 +475,13 @@ class Store:
             # ago: add to it (the same keys, the same values)
             for piece in pieces:
                 self._patch(snap.ident, piece)
-            return
-        ident = '%s/%s' % (hist_mod.history_name(stack_name), created['id'])
+            snap.add(new)
+            return snap
+        ident = '%s/%s' % (name, created['id'])
         for piece in pieces[1:]:
             self.driver.wait_for_stack(ident, timeout=120, poll=0.2)
             self._patch(ident, piece)
+        return hist_mod.Snapshot({'stack_name': name, 'id': created['id']}, dict(new))
 
     def _patch(self, ident, piece):
         """One PATCH of ``piece``; halved (documents in the second half) if Heat says too big."""
@@ -440,17 +495,34 @@ class Store:
             self._patch(ident, {k: piece[k] for k in keys[:half]})
             self._patch(ident, {k: piece[k] for k in keys[half:]})
 
-    def _compact(self, stack_name, snap, new):
-        """One full update dropping pruned revisions and unused blobs, when worth it."""
+    def _compact(self, stack_name, snap, new, record=None):
+        """One full update dropping pruned revisions and unused blobs, when worth it.
+
+        The one write that removes keys, so only under a lock that still
+        stands: a settle that comes late (its lock settled and released by
+        another process, and maybe a newer deploy writing its blobs ahead)
+        only adds keys.
+        """
         keep, garbage, live = hist_mod.compacted(snap, new)
         if garbage < COMPACT_MIN_BYTES or garbage < live // 2:
             return False
         size = sum(len(k) + len(v) for k, v in keep.items())
         if size > self.write_limit:
             return False
+        if record is not None and record.kind == 'lock' and not self._lock_stands(record):
+            return False
         self.driver.update_stack(snap.ident, {'template': hist_mod.TEMPLATE, 'files': keep},
                                  tags=[hist_mod.HISTORY_TAG, rec_mod.stack_tag(stack_name)])
         return True
+
+    def _lock_stands(self, record):
+        """The lock stack ``record`` (by id) is still there, not being deleted."""
+        try:
+            stack = self.driver.get_stack(record.ident)
+        except errors.HeatplanError:
+            return False
+        return stack is not None and stack.get('stack_status') not in GONE and \
+            not str(stack.get('stack_status', '')).startswith('DELETE')
 
     def _release(self, record):
         """Delete the lock stack, by id (never a newer lock of the same name).
@@ -483,6 +555,16 @@ class Store:
             for ident in sorted(idents):
                 self.driver.wait_for_stack(ident, timeout=300, poll=1.0)
         return [r.revision for r in records]
+
+
+#: New file contents of at least this many bytes are written to the history
+#: while Heat applies the plan (:meth:`Store.prewrite`), not after.
+PREWRITE_MIN_BYTES = 256 * 1024
+
+
+def _write_limit(plan_files):
+    """Bytes of files one history write sends: Heat took this plan in one request."""
+    return max(hist_mod.CHUNK_BYTES, hist_mod.files_bytes(plan_files) + 100 * len(plan_files))
 
 
 #: Compaction runs when unreferenced history bytes exceed both this and

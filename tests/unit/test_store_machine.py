@@ -409,6 +409,130 @@ def test_a_revision_sends_only_the_files_that_changed():
     assert st.files(st.get('demo', 1))['k7.yaml'] == big['k7.yaml']
 
 
+def _deploy_with_prewrite(st, heat, rev, files, name='demo', kill=False, history_max=None):
+    """A waiting deploy of ``rev``: lock, send, prewrite, (wait,) commit."""
+    plan = {'template': PLAN['template'], 'files': files}
+    rec = st.create_pending(name, rev, plan, DIGEST, {'description': 'r%d' % rev})
+    deploy_stack(heat, rev, 'UPDATE_IN_PROGRESS', name=name, files=files)
+    wrote = st.prewrite(rec)
+    heat.finish(name, 'COMPLETE')
+    if not kill:
+        store_mod.settle(st, st.records(name, cached=True), rec, heat.get_stack(name),
+                         history_max=history_max)
+    return rec, wrote
+
+
+def _big(n=40, size=8000, tag=''):
+    """About ``n * size`` bytes (320 KB) of plan, over PREWRITE_MIN_BYTES."""
+    return {'f%02d.yaml' % i: ('%s%02d ' % (tag, i) * size)[:size] for i in range(n)}
+
+
+def test_a_big_plans_files_go_to_the_history_while_heat_applies_it():
+    # issue 18: the first revision's blobs (the whole plan) are written before
+    # the wait; the commit after it sends the revision's document alone
+    from heatplan.store import history as hist_mod
+
+    st, heat, _ = new_store()
+    files = _big()
+    plan_bytes = sum(len(v) for v in files.values())
+    assert plan_bytes >= machine.PREWRITE_MIN_BYTES
+    sent = []
+    for method in ('create_stack', 'patch_files'):
+        real = getattr(heat, method)
+        setattr(heat, method, lambda *a, _r=real, _m=method, **kw: (
+            sent.append((_m, a[0], a[1] if _m == 'patch_files' else a[1]['files'])),
+            _r(*a, **kw))[1])
+    rec, wrote = _deploy_with_prewrite(st, heat, 1, files)
+    assert wrote
+    history = [(m, f) for m, name, f in sent if 'history' in str(name)]
+    (first, ahead), (then, after) = history
+    assert first == 'create_stack' and then == 'patch_files'
+    assert sorted(ahead) == sorted([hist_mod.blob_key(hist_mod.sha(v)) for v in files.values()]
+                                   + [hist_mod.FORMAT_KEY])
+    assert not any(k.startswith(hist_mod.BLOB_PREFIX) for k in after)    # documents only
+    assert hist_mod.rev_key(1) in after
+    got = st.files(st.get('demo', 1))
+    got.pop(store_mod.RECORD_FILE)
+    assert got == files
+    # the next revision changes two files: small, written after the wait as one write
+    sent.clear()
+    files2 = dict(files, **{'f00.yaml': 'changed\n', 'f01.yaml': 'changed too\n'})
+    rec2, wrote2 = _deploy_with_prewrite(st, heat, 2, files2)
+    assert not wrote2
+    assert [m for m, name, _f in sent if 'history' in str(name)] == ['patch_files']
+    got = st.files(st.get('demo', 2))
+    got.pop(store_mod.RECORD_FILE)
+    assert got == files2
+    assert heatplan_stacks(heat) == ['hp.demo.history']
+
+
+def test_a_big_change_is_written_ahead_into_the_existing_history_then_compacted_safely():
+    st, heat, _ = new_store()
+    _deploy_with_prewrite(st, heat, 1, _big(tag='a'))
+    rec, wrote = _deploy_with_prewrite(st, heat, 2, _big(tag='b'))   # every file changes
+    assert wrote
+    # revision 3 prunes 1 and 2: the commit compacts (one PUT) and keeps the
+    # blobs revision 3 wrote ahead, which only its document references
+    rec, wrote = _deploy_with_prewrite(st, heat, 3, _big(tag='c'), history_max=1)
+    assert wrote and [c for c in heat.calls if c[0] == 'update_stack' and
+                      'history' in str(c[1])] != []
+    assert [r.revision for r in st.records('demo')] == [3]
+    got = st.files(st.get('demo', 3))
+    got.pop(store_mod.RECORD_FILE)
+    assert got == _big(tag='c')
+    history = heat.get_files('hp.demo.history')
+    assert len([k for k in history if '/blob/' in k]) == 40     # 1's and 2's are gone
+
+
+def test_a_deploy_killed_after_writing_ahead_is_settled_by_another_process():
+    st, heat, fake = new_store()
+    files = _big()
+    rec, wrote = _deploy_with_prewrite(st, heat, 1, files, kill=True)
+    assert wrote
+    # the history holds blobs and no revision yet; the lock says its holder waits
+    other, _, _ = new_store(heat, fake)
+    assert [(r.revision, r.kind) for r in other.records('demo')] == [(1, 'lock')]
+    heat.calls.clear()
+    fake.now += machine.HOLDER_SETTLES_WITHIN + 1
+    store_mod.check_locks(other, other.records('demo'), heat.get_stack('demo'), 'demo')
+    assert [(r.revision, r.status) for r in other.records('demo')] == [(1, store_mod.DEPLOYED)]
+    got = other.files(other.get('demo', 1))
+    got.pop(store_mod.RECORD_FILE)
+    assert got == files
+
+
+def test_a_failed_write_ahead_leaves_everything_to_the_commit():
+    from heatplan import errors as errors_mod
+
+    st, heat, _ = new_store()
+    real = heat.create_stack
+
+    def refuse_history(name, body, **kw):
+        if name.endswith('.history'):
+            err = errors_mod.HeatRejected('Heat rejected it (HTTP 503): busy')
+            err.status_code = 503
+            refuse_history.failed = True
+            heat.create_stack = real
+            raise err
+        return real(name, body, **kw)
+
+    heat.create_stack = refuse_history
+    files = _big()
+    rec, wrote = _deploy_with_prewrite(st, heat, 1, files)
+    assert refuse_history.failed and not wrote
+    got = st.files(st.get('demo', 1))
+    got.pop(store_mod.RECORD_FILE)
+    assert got == files
+
+
+def test_compaction_only_under_a_lock_that_still_stands():
+    st, heat, _ = new_store()
+    rec = st.create_pending('demo', 1, PLAN, DIGEST, {})
+    assert st._lock_stands(rec)
+    heat.delete_stack(rec.ident)
+    assert not st._lock_stands(rec)
+
+
 def test_a_first_write_as_big_as_the_plan_goes_in_one_request(monkeypatch):
     """Heat took the plan in one request, so the history's first write (the
     same files) goes in one request too, whatever CHUNK_BYTES says."""
