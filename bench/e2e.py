@@ -73,7 +73,7 @@ class Counter:
 
 #: HeatAdapter methods whose time heatplan's deploy spends is broken down.
 TIMED_METHODS = ('get_stack', 'list_stacks', 'get_files', 'preview_update', 'create_stack',
-                 'update_stack', 'update_tags', 'list_events', 'delete_stack')
+                 'update_stack', 'update_tags', 'patch_files', 'list_events', 'delete_stack')
 
 
 class MethodTimer:

@@ -54,11 +54,12 @@ DEMO = os.path.join(REPO, 'examples', 'demo')
 sys.path.insert(0, HERE)
 
 import genplan  # noqa: E402
+import wholeproc  # noqa: E402
 
 TOOLS = ('heatplan', 'heatclient', 'floor')
 #: Phases of heatplan's deploy that heatclient's create/update has no counterpart for.
 EXTRA_PHASES = ('build_plan', 'create_stack(record)', 'list_stacks', 'update_tags',
-                'preview_update', 'get_files', 'delete_stack')
+                'preview_update', 'get_files', 'patch_files', 'delete_stack')
 #: Plans whose assembly targets count (the issue: the 1,000- and 5,000-file plans).
 TARGET_PLANS = ('1000', '5000')
 
@@ -325,6 +326,8 @@ def measure_startup(runs=15):
                         ('heatplan --version', [exe, '--version']),
                         ('heatplan lint rules', [exe, 'lint', 'rules', '-f', 'value'])):
         samples = []
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)   # unmeasured: writes its bytecode (cache_bytecode)
         for _ in range(runs):
             t = time.perf_counter()
             subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -530,8 +533,9 @@ def report(res):
                                                         for r in hp_runs])['median']),
                                           fbytes(stats([r.get('request_bytes', 0)
                                                         for r in hc_runs])['median']))))
-                targets.append(('4', '%s files %s: heatplan overhead <= 10%%' % (label, op),
-                                None if over is None else over <= 0.10,
+                # issue 18: <= 5 % including the guard (the medians of the two tools compared)
+                targets.append(('4', '%s files %s: heatplan overhead <= 5%%' % (label, op),
+                                None if over is None else over <= 0.05,
                                 '-' if over is None else '%+.0f%%' % (100 * over)))
         add(table(('plan', 'op', 'heatplan', 'heatclient', 'overhead',
                    'paired runs: median [min..max] (n)', 'requests hp/hc', 'sent hp/hc'),
@@ -723,6 +727,8 @@ def main(argv=None):
     memory_plans = [s for s in args.memory_plans.split(',') if s and int(s) in sizes]
     workdir = args.workdir or tempfile.mkdtemp(prefix='heatplan-bench-')
     os.makedirs(workdir, exist_ok=True)
+    # child processes cache their bytecode, as an installed heatplan has it
+    wholeproc.cache_bytecode(workdir)
     res = {'seed': args.seed, 'machine': machine(), 'load_start': load_average(),
            'poll': args.poll}
     try:
