@@ -304,7 +304,7 @@ class DirectorySource(PlanSource):
         self._check_size(key, len(data))
         return data
 
-    #: Directories held open (as ``dir_fd``) at most; more close the oldest.
+    #: Directories held open (as ``dir_fd``) at most; one more closes them all first.
     MAX_OPEN_DIRS = 128
 
     def _open_in(self, key, parent, name):

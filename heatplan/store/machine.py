@@ -130,10 +130,13 @@ class Store:
                 show_hidden=True, name=names[0] if len(names) == 1 else list(names))
                 if s.get('stack_name') in names and s.get('stack_status') not in GONE]
 
-    def _read_history(self, stack_name, rows=None):
-        name = hist_mod.history_name(stack_name)
-        rows = [s for s in (self._named(name) if rows is None else rows)
+    def _of_name(self, name, rows=None):
+        """The live stacks named ``name``: among ``rows`` (from :meth:`_named`), or asked."""
+        return [s for s in (self._named(name) if rows is None else rows)
                 if s.get('stack_name') == name]
+
+    def _read_history(self, stack_name, rows=None):
+        rows = self._of_name(hist_mod.history_name(stack_name), rows)
         if not rows:
             return None
         stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))
@@ -162,9 +165,7 @@ class Store:
                 if s.get('stack_status') not in GONE]
 
     def _lock_record(self, stack_name, last, rows=None):
-        name = hist_mod.lock_name(stack_name)
-        rows = [s for s in (self._named(name) if rows is None else rows)
-                if s.get('stack_name') == name]
+        rows = self._of_name(hist_mod.lock_name(stack_name), rows)
         if not rows:
             return None
         stack = min(rows, key=lambda s: (s.get('creation_time') or '', s['id']))
