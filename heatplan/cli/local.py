@@ -2,6 +2,7 @@
 
 import sys
 
+from heatplan.cli import argtypes
 from heatplan.cli import base
 from heatplan.local import config as local_config
 from heatplan.local import launcher
@@ -77,7 +78,7 @@ class Up(base.ShowOne):
         }
         for name, default in local_config.LIMIT_DEFAULTS.items():
             limits.add_argument(
-                '--' + name.replace('_', '-'), type=int, default=None, metavar='N',
+                '--' + name.replace('_', '-'), type=argtypes.count, default=None, metavar='N',
                 dest=name, help='%s (default: %d)' % (helps[name], default))
         parser.add_argument(
             '--timeout', type=float, default=launcher.START_TIMEOUT, metavar='SECONDS',
@@ -157,7 +158,7 @@ class Logs(base.Command):
         parser = super().get_parser(prog_name)
         add_data_dir_argument(parser)
         parser.add_argument(
-            '-n', '--lines', type=int, default=50, metavar='N',
+            '-n', '--lines', type=argtypes.count, default=50, metavar='N',
             help='how many lines to print; 0 for the whole log (default: %(default)s)')
         parser.add_argument(
             '-f', '--follow', action='store_true',

@@ -14,6 +14,7 @@ from heatplan.actions import outputs as outputs_action
 from heatplan.actions import progress as progress_mod
 from heatplan.actions import status as status_action
 from heatplan.actions import wait as wait_action
+from heatplan.cli import argtypes
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import stack as stack_cli
@@ -101,7 +102,7 @@ class Events(base.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         stack_cli.add_stack_argument(parser)
-        parser.add_argument('--nested-depth', type=int, metavar='N', default=None,
+        parser.add_argument('--nested-depth', type=argtypes.count, metavar='N', default=None,
                             help='also the events of nested stacks, N levels deep')
         parser.add_argument('--follow', action='store_true',
                             help='keep listing until the stack is no longer in progress')

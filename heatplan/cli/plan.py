@@ -6,6 +6,7 @@ import sys
 from heatplan import errors
 from heatplan import lint as lint_mod
 from heatplan.actions import plan as plan_actions
+from heatplan.cli import argtypes
 from heatplan.cli import base
 from heatplan.lint import registry
 from heatplan.plan import source as source_mod
@@ -36,16 +37,16 @@ def add_plan_arguments(parser, source_optional=False):
     limits = source_mod.Limits()
     caps = parser.add_argument_group('caps', 'Bounds on what a plan source may make '
                                      'heatplan read.')
-    caps.add_argument('--max-files', type=int, default=limits.max_files, metavar='N',
+    caps.add_argument('--max-files', type=argtypes.count, default=limits.max_files, metavar='N',
                       help='files read, or archive members (default %(default)s)')
-    caps.add_argument('--max-file-bytes', type=int, default=limits.max_file_bytes,
+    caps.add_argument('--max-file-bytes', type=argtypes.count, default=limits.max_file_bytes,
                       metavar='BYTES', help='size of one file (default %(default)s)')
-    caps.add_argument('--max-total-bytes', type=int, default=limits.max_total_bytes,
+    caps.add_argument('--max-total-bytes', type=argtypes.count, default=limits.max_total_bytes,
                       metavar='BYTES', help='all files together (default %(default)s)')
-    caps.add_argument('--max-expansion-ratio', type=int,
+    caps.add_argument('--max-expansion-ratio', type=argtypes.count,
                       default=limits.max_expansion_ratio, metavar='N',
                       help='archive uncompressed/compressed size (default %(default)s)')
-    caps.add_argument('--max-body-bytes', type=int,
+    caps.add_argument('--max-body-bytes', type=argtypes.count,
                       default=lint_mod.DEFAULT_MAX_BODY_BYTES, metavar='BYTES',
                       help="request body limit, Heat's max_json_body_size "
                            '(default %(default)s; 0 disables the check)')

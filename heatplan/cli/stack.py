@@ -21,6 +21,7 @@ from heatplan.actions import recover as recover_action
 from heatplan.actions import revisions as revisions_action
 from heatplan.actions import rollback as rollback_action
 from heatplan.actions import show as show_action
+from heatplan.cli import argtypes
 from heatplan.cli import base
 from heatplan.cli import connect
 from heatplan.cli import plan as plan_cli
@@ -131,7 +132,7 @@ def add_deploy_arguments(parser):
     group = parser.add_argument_group('deploy')
     group.add_argument('--tag', action='append', default=[], dest='tags', metavar='TAG',
                        help='stack tag to add (repeatable); existing user tags are kept')
-    group.add_argument('--timeout', type=int, metavar='MINUTES', dest='timeout_mins',
+    group.add_argument('--timeout', type=argtypes.positive, metavar='MINUTES', dest='timeout_mins',
                        help='Heat stack timeout, and how long to wait (default: 60)')
     group.add_argument('--enable-rollback', action='store_true',
                        help='let Heat roll back a failed create/update')
@@ -161,7 +162,7 @@ def add_deploy_arguments(parser):
                        help='a note for this revision, kept in its record and shown by '
                             '"heatplan history" (like helm --description)')
     add_wait_arguments(group)
-    group.add_argument('--history-max', type=int, default=10, metavar='N',
+    group.add_argument('--history-max', type=argtypes.count, default=10, metavar='N',
                        help='revision records to keep (default 10; 0 keeps all)')
     return group
 

@@ -288,3 +288,30 @@ def test_cliffs_output_options_work_after_the_verb_too(flags, tmp_path, capsys):
     root = make_plan(tmp_path, {'root.yaml': 'heat_template_version: 2021-04-16\n'})
     rc, out, _err = run(['build', root, '-t', 'root.yaml'] + flags, capsys)
     assert rc == 0 and '"digest"' in out
+
+
+@pytest.mark.parametrize('argv, option, said', [
+    ('build plan --max-body-bytes -1', '--max-body-bytes', '-1 is not allowed: give 0 or more'),
+    ('build plan --max-files -5', '--max-files', '-5 is not allowed'),
+    ('validate plan --max-file-bytes -1', '--max-file-bytes', '-1 is not allowed'),
+    ('build plan --max-total-bytes -1', '--max-total-bytes', '-1 is not allowed'),
+    ('build plan --max-expansion-ratio x', '--max-expansion-ratio', "'x' is not a whole number"),
+    ('deploy --stack s plan --timeout 0', '--timeout', '0 is not allowed: give 1 or more'),
+    ('deploy --stack s plan --history-max -1', '--history-max', '-1 is not allowed'),
+    ('local up --max-events-per-stack -3', '--max-events-per-stack', '-3 is not allowed'),
+    ('local log --lines -1', '-n/--lines', '-1 is not allowed'),
+])
+def test_a_negative_count_or_size_is_a_usage_error_naming_the_option(capsys, argv, option, said):
+    # before: -1 was taken as a cap ("over the per-file cap of -1 bytes", exit 3), or
+    # silently (--max-expansion-ratio -1 built the plan with no ratio check at all)
+    rc, _out, err = run_cli(argv.split(), capsys)
+    assert rc == errors.ExitCode.USAGE
+    assert 'argument %s: %s' % (option, said) in err
+
+
+def test_zero_keeps_its_documented_meaning():
+    # "--max-body-bytes 0 disables the check" and "--history-max 0 keeps all" still parse
+    from heatplan.cli import argtypes
+
+    assert argtypes.count('0') == 0
+    assert argtypes.positive('1') == 1
