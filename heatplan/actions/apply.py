@@ -173,7 +173,7 @@ def wait(adapter, ident, opts, reporter, started):
     status = waiting.until_over(lambda: adapter.get_stack(ident), timeout, too_long,
                                 poll=opts.poll, sleep=watcher.sleep, on_read=on_read,
                                 keep_waiting=keep_waiting)
-    watcher.poll()
+    watcher.final()
     return status
 
 

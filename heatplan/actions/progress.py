@@ -1,9 +1,16 @@
 """Deploy progress from Heat events: new events once each, resources done/total."""
 
+import logging
 import time
 
 from heatplan import errors
 from heatplan.heat import events as events_mod
+
+LOG = logging.getLogger(__name__)
+
+#: The last events poll (after the stack is over): attempts, and the pause between.
+FINAL_TRIES = 3
+FINAL_RETRY_PAUSE = 1.0
 
 
 class EventWatcher:
@@ -20,19 +27,46 @@ class EventWatcher:
         #: resources the operation is known to touch before any event (from
         #: the preview, or the plan): the total never starts at 0/0 and grows
         self.expected = expected
+        #: why the last events list failed (None once one succeeds)
+        self.unread = None
 
-    def _events(self):
-        try:
-            return self.feed.new()
-        except errors.HeatRejected:
-            return []
+    def _events(self, tries=1, pause=FINAL_RETRY_PAUSE):
+        """New events; ``[]`` when Heat refused the list ``tries`` times.
+
+        A missed poll costs nothing while the stack runs (the next one lists
+        what it missed); the last one, after the stack is over, is retried,
+        and ``self.unread`` keeps why it failed.
+        """
+        for attempt in range(tries):
+            try:
+                events = self.feed.new()
+            except errors.HeatRejected as exc:
+                self.unread = exc.message.splitlines()[0]
+                LOG.debug('listing the events of %s failed: %s', self.ident, self.unread)
+                if attempt + 1 < tries:
+                    time.sleep(pause)
+                continue
+            self.unread = None
+            return events
+        return []
 
     def prime(self):
         """Remember the events that happened before this deploy."""
         self._events()
 
-    def poll(self):
-        new = self._events()
+    def final(self, tries=FINAL_TRIES):
+        """The last poll, once the stack is over: retried, and a note when the
+        last events could not be read (the outcome itself is unaffected)."""
+        new = self.poll(tries)
+        if self.unread:
+            self.reporter.note('could not list the last events of %s (%s): "heatplan '
+                               'events %s" shows them' % (self.ident.split('/')[0],
+                                                          self.unread,
+                                                          self.ident.split('/')[0]))
+        return new
+
+    def poll(self, tries=1):
+        new = self._events(tries)
         for ev in new:
             name = ev.get('resource_name')
             stack = ev.get('stack_name') or ''

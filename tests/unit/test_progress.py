@@ -4,6 +4,7 @@ import io
 import os
 import re
 
+from heatplan import errors
 from heatplan.actions import progress
 from heatplan.cli import stack as stack_cli
 
@@ -85,3 +86,60 @@ def test_plain_lines_when_not_a_terminal():
     reporter.progress(3, 10, 65)
     assert stream.getvalue() == 'progress: 3/10 resources done, 01:05 elapsed\n'
     assert '\r' not in stream.getvalue() and '\033' not in stream.getvalue()
+
+
+class Flaky(Events):
+    """Refuses the events list ``failures`` times, then lists them."""
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+        self.calls = 0
+
+    def list_events(self, ident, nested_depth=None, marker=None):
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            raise errors.HeatRejected('Heat answered 503 Service Unavailable')
+        return super().list_events(ident, nested_depth, marker)
+
+
+class Recorder:
+    def __init__(self):
+        self.events, self.notes = [], []
+
+    def event(self, ev):
+        self.events.append(ev)
+
+    def note(self, message):
+        self.notes.append(message)
+
+    def progress(self, done, total, elapsed):
+        pass
+
+
+def test_the_last_poll_is_retried_when_heat_refuses_it(monkeypatch):
+    # a refused final list dropped the last events (the failed resource's
+    # CREATE_FAILED) from the display, silently
+    monkeypatch.setattr(progress.time, 'sleep', lambda s: None)
+    heat = Flaky(failures=2)
+    heat.events = [ev(1, 'broken', 'CREATE_FAILED')]
+    reporter = Recorder()
+    watcher = progress.EventWatcher(heat, 's/1', reporter)
+    watcher.final()
+    assert [e['resource_name'] for e in reporter.events] == ['broken']
+    assert heat.calls == 3 and reporter.notes == []
+
+
+def test_last_events_that_cannot_be_read_are_said(monkeypatch):
+    monkeypatch.setattr(progress.time, 'sleep', lambda s: None)
+    heat = Flaky(failures=99)
+    reporter = Recorder()
+    watcher = progress.EventWatcher(heat, 's/1', reporter)
+    watcher.poll()      # while the stack runs: one try, nothing said
+    assert heat.calls == 1 and reporter.notes == []
+    watcher.final()
+    assert heat.calls == 1 + progress.FINAL_TRIES
+    assert reporter.notes == [
+        'could not list the last events of s (Heat answered 503 Service Unavailable): '
+        '"heatplan events s" shows them']
