@@ -21,3 +21,8 @@ def count(value):
 def positive(value):
     """A whole number, 1 or more (minutes)."""
     return _integer(value, 1, '1 or more')
+
+
+def revision(value):
+    """A revision number: revisions count from 1."""
+    return _integer(value, 1, 'a revision number, 1 or more (see "heatplan history")')

@@ -154,8 +154,9 @@ def add_deploy_arguments(parser):
     group.add_argument('--supersede', action='store_true',
                        help='deploy even while the stack is IN_PROGRESS or another '
                             'deploy holds it (Heat supersedes the running operation)')
-    group.add_argument('--expect-revision', type=int, metavar='N',
-                       help='refuse unless the deployed revision is N')
+    group.add_argument('--expect-revision', type=argtypes.count, metavar='N',
+                       help='refuse unless the deployed revision is N (0: unless the '
+                            'stack was never deployed)')
     group.add_argument('--no-wait', dest='wait', action='store_false',
                        help='return once Heat accepted the request')
     group.add_argument('--description', metavar='TEXT',
@@ -368,7 +369,7 @@ class Rollback(DeployOutput):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
-        parser.add_argument('revision', metavar='REVISION', type=int, nargs='?',
+        parser.add_argument('revision', metavar='REVISION', type=argtypes.revision, nargs='?',
                             help='revision to roll back to')
         parser.add_argument('--parameter', metavar='KEY=VALUE', action=base.KeyValue,
                             dest='parameters', help='value of a hidden parameter')
@@ -421,7 +422,7 @@ class Show(base.ShowOne):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
-        parser.add_argument('--revision', type=int, metavar='N',
+        parser.add_argument('--revision', type=argtypes.revision, metavar='N',
                             help='revision (default: what the stack runs now)')
         connect.add_heat_arguments(parser, self.app)
         return parser
@@ -451,7 +452,7 @@ class Export(base.ShowOne):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
         parser.add_argument('output', metavar='OUT', help='directory or .tar.gz to write')
-        parser.add_argument('--revision', type=int, metavar='N',
+        parser.add_argument('--revision', type=argtypes.revision, metavar='N',
                             help='revision (default: what the stack runs now)')
         parser.add_argument('--force', action='store_true',
                             help='replace a non-empty directory or existing archive')
@@ -487,12 +488,12 @@ class Diff(base.TextShowOne):
         parser = super().get_parser(prog_name)
         add_stack_argument(parser)
         plan_cli.add_plan_arguments(parser, source_optional=True)
-        parser.add_argument('--revision', type=int, metavar='N',
+        parser.add_argument('--revision', type=argtypes.revision, metavar='N',
                             help='the stored revision to compare (default: the one the '
                                  'stack runs); without SOURCE, against the one it runs')
-        parser.add_argument('--from-revision', type=int, metavar='A',
+        parser.add_argument('--from-revision', type=argtypes.revision, metavar='A',
                             help='compare stored revision A ...')
-        parser.add_argument('--to-revision', type=int, metavar='B',
+        parser.add_argument('--to-revision', type=argtypes.revision, metavar='B',
                             help='... with stored revision B')
         connect.add_heat_arguments(parser, self.app)
         return parser

@@ -300,6 +300,13 @@ def test_cliffs_output_options_work_after_the_verb_too(flags, tmp_path, capsys):
     ('deploy --stack s plan --history-max -1', '--history-max', '-1 is not allowed'),
     ('local up --max-events-per-stack -3', '--max-events-per-stack', '-3 is not allowed'),
     ('local log --lines -1', '-n/--lines', '-1 is not allowed'),
+    ('deploy --stack s plan --expect-revision -1', '--expect-revision', '-1 is not allowed'),
+    ('export s out --revision 0', '--revision', '0 is not allowed: give a revision number'),
+    ('show s --revision -2', '--revision', '-2 is not allowed: give a revision number'),
+    ('diff s --from-revision 0 --to-revision 2', '--from-revision', '0 is not allowed'),
+    ('diff s --from-revision 1 --to-revision two', '--to-revision',
+     "'two' is not a whole number"),
+    ('rollback s 0', 'REVISION', '0 is not allowed: give a revision number'),
 ])
 def test_a_negative_count_or_size_is_a_usage_error_naming_the_option(capsys, argv, option, said):
     # before: -1 was taken as a cap ("over the per-file cap of -1 bytes", exit 3), or
@@ -315,3 +322,4 @@ def test_zero_keeps_its_documented_meaning():
 
     assert argtypes.count('0') == 0
     assert argtypes.positive('1') == 1
+    assert argtypes.revision('1') == 1
