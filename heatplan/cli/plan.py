@@ -129,6 +129,9 @@ class Build(base.TextShowOne):
     it prints a summary (-f json|yaml|value|... and -c take it; they need -o).
     """
 
+    #: local only: under openstackclient, no credentials asked for or checked
+    auth_required = False
+
     COLUMNS = ('output', 'files', 'body_bytes', 'digest')
     EXIT_CODES = base.exit_codes(0, 3, 10)
 
@@ -189,6 +192,9 @@ class Package(base.TextShowOne):
     out as hidden values ({parameter: file}).
     """
 
+    #: local only: under openstackclient, no credentials asked for or checked
+    auth_required = False
+
     COLUMNS = ('output', 'files', 'digest', 'left_out')
     EXIT_CODES = base.exit_codes(0, 3, 10)
 
@@ -235,6 +241,9 @@ class Validate(base.TextLister):
     there are no errors (warnings allowed), 3 when there are.
     """
 
+    #: local only: under openstackclient, no credentials asked for or checked
+    auth_required = False
+
     COLUMNS = ('path', 'line', 'col', 'severity', 'message', 'code', 'rule')
     EXIT_CODES = base.exit_codes(0, 3, _0='no lint error (warnings allowed)',
                                  _3='lint errors, or the plan cannot be read')
@@ -269,6 +278,9 @@ class LintRules(base.Lister):
 
     Give a code or a name to --ignore, or in heatplan.yaml's "lint: ignore".
     """
+
+    #: local only: under openstackclient, no credentials asked for or checked
+    auth_required = False
 
     COLUMNS = ('Code', 'Name', 'Severity', 'Ignorable', 'Description')
 
