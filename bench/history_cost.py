@@ -25,7 +25,9 @@ writes) per tool:
 * request body bytes sent per deploy (counted on the keystoneauth session);
 * bytes stored (Heat's ``raw_template`` and ``raw_template_files`` rows the
   live stacks use: templates, environments, files maps), and per revision;
-* deploy time, median and range.
+* deploy time, median and range, and heatplan's overhead on the create and
+  per pair of updates (``--no-guard``: heatplan deploys as ``--allow-replace
+  --allow-delete``, without the destruction guard's update preview).
 
 The counts read Heat's and Keystone's databases through prodheat's MariaDB
 socket (``--prodheat-dir``), matching rows by stack name, so other activity
@@ -148,7 +150,7 @@ def change_one_file(plan_dir, revision):
         f.write('# revision %d\n' % revision)
 
 
-def heatplan_deploy(cloud, plan_dir, stack, revision, poll, timeout):
+def heatplan_deploy(cloud, plan_dir, stack, revision, poll, timeout, guard=True):
     from heatplan.actions import deploy
     from heatplan.actions import plan as actions
     from heatplan.plan import source
@@ -160,7 +162,10 @@ def heatplan_deploy(cloud, plan_dir, stack, revision, poll, timeout):
     t0 = time.perf_counter()
     _src, plan = actions.build_plan(opts)
     result = deploy.deploy(cloud.adapter, plan, deploy.DeployOptions(
-        stack=stack, poll=poll, wait_timeout=timeout, yes=True))
+        stack=stack, poll=poll, wait_timeout=timeout, yes=True,
+        # without the destruction guard: no update preview (deploy --allow-replace
+        # --allow-delete), to tell the guard's share of the time from the rest
+        allow_replace=not guard, allow_delete=not guard))
     return {'seconds': time.perf_counter() - t0, 'status': result.status,
             'request_bytes': cloud.counter.bytes, 'requests': cloud.counter.requests}
 
@@ -225,13 +230,17 @@ def main(argv=None):
     parser.add_argument('--timeout', type=float, default=900)
     parser.add_argument('--json', metavar='FILE')
     parser.add_argument('--keep', action='store_true')
+    parser.add_argument('--guard', action=argparse.BooleanOptionalAction, default=True,
+                        help="heatplan's destruction guard (its update preview); "
+                             '--no-guard deploys as --allow-replace --allow-delete')
     args = parser.parse_args(argv)
 
     cloud = Cloud(args.cloud)
     db = Database(args.prodheat_dir)
     work = tempfile.mkdtemp(prefix='history-cost-')
     tag = '%d' % time.time()
-    out = {'cloud': args.cloud, 'files': None, 'revisions': args.revisions, 'tools': {}}
+    out = {'cloud': args.cloud, 'files': None, 'revisions': args.revisions, 'tools': {},
+           'guard': args.guard, 'load_start': open('/proc/loadavg').read().split()[:3]}
     tools = ('heatplan', 'heatclient')
     plan_dirs, stacks, before, samples, idents = {}, {}, {}, {}, {}
     for tool in tools:
@@ -249,7 +258,7 @@ def main(argv=None):
                 change_one_file(plan_dirs[tool], revision)
             if tool == 'heatplan':
                 sample = heatplan_deploy(cloud, plan_dirs[tool], stacks[tool], revision,
-                                         args.poll, args.timeout)
+                                         args.poll, args.timeout, args.guard)
             else:
                 sample, idents[tool] = heatclient_deploy(
                     cloud, plan_dirs[tool], stacks[tool], revision, idents[tool], args.poll,
@@ -275,6 +284,7 @@ def main(argv=None):
             create=samples[tool][0],
             updates=summary(samples[tool][1:]) if len(samples[tool]) > 1 else None)
     hp, hc = out['tools']['heatplan'], out['tools']['heatclient']
+    out['create_overhead'] = hp['create']['seconds'] / hc['create']['seconds'] - 1
     if hp['updates'] and hc['updates']:
         pairs = [a['seconds'] / b['seconds'] - 1 for a, b in
                  zip(samples['heatplan'][1:], samples['heatclient'][1:], strict=True)]
