@@ -59,10 +59,9 @@ class EventWatcher:
         last events could not be read (the outcome itself is unaffected)."""
         new = self.poll(tries)
         if self.unread:
+            name = self.ident.split('/')[0]
             self.reporter.note('could not list the last events of %s (%s): "heatplan '
-                               'events %s" shows them' % (self.ident.split('/')[0],
-                                                          self.unread,
-                                                          self.ident.split('/')[0]))
+                               'events %s" shows them' % (name, self.unread, name))
         return new
 
     def poll(self, tries=1):

@@ -178,6 +178,13 @@ class OwnHooksMixin:
         return '\n\n'.join(parts)
 
 
+class LocalMixin:
+    """A verb that never reaches a cloud: under openstackclient, no credentials
+    are asked for or checked (osc-lib's ``auth_required``)."""
+
+    auth_required = False
+
+
 class Command(HeatplanErrorMixin, OwnHooksMixin, command.Command):
     pass
 

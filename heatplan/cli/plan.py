@@ -120,7 +120,7 @@ def _to_a_file(parsed_args, verb, what):
                  'and -c')
 
 
-class Build(base.TextShowOne):
+class Build(base.LocalMixin, base.TextShowOne):
     """Assemble a plan into the exact JSON request Heat receives.
 
     Writes {"digest": "sha256:...", "body": {template, files,
@@ -128,9 +128,6 @@ class Build(base.TextShowOne):
     content gives the same bytes from any directory or archive.  With -o FILE
     it prints a summary (-f json|yaml|value|... and -c take it; they need -o).
     """
-
-    #: local only: under openstackclient, no credentials asked for or checked
-    auth_required = False
 
     COLUMNS = ('output', 'files', 'body_bytes', 'digest')
     EXIT_CODES = base.exit_codes(0, 3, 10)
@@ -183,7 +180,7 @@ class Build(base.TextShowOne):
         (out or stdout).flush()
 
 
-class Package(base.TextShowOne):
+class Package(base.LocalMixin, base.TextShowOne):
     """Write a plan as a deterministic .tar.gz that builds to the same digest.
 
     Members: the plan's original files and a generated heatplan.yaml, sorted,
@@ -191,9 +188,6 @@ class Package(base.TextShowOne):
     and -c take it, except with -o -).  left_out: the parameter files left
     out as hidden values ({parameter: file}).
     """
-
-    #: local only: under openstackclient, no credentials asked for or checked
-    auth_required = False
 
     COLUMNS = ('output', 'files', 'digest', 'left_out')
     EXIT_CODES = base.exit_codes(0, 3, 10)
@@ -230,7 +224,7 @@ class Package(base.TextShowOne):
         (stdout if parsed_args.output != '-' else sys.stderr).write(self._summary)
 
 
-class Validate(base.TextLister):
+class Validate(base.LocalMixin, base.TextLister):
     """Lint a plan: what Heat would reject or silently get wrong.
 
     Prints path:line:col: severity[CODE]: message for each finding (or a JSON
@@ -240,9 +234,6 @@ class Validate(base.TextLister):
     (deploy and --dry-run also run Heat's own validate).  Exit status 0 when
     there are no errors (warnings allowed), 3 when there are.
     """
-
-    #: local only: under openstackclient, no credentials asked for or checked
-    auth_required = False
 
     COLUMNS = ('path', 'line', 'col', 'severity', 'message', 'code', 'rule')
     EXIT_CODES = base.exit_codes(0, 3, _0='no lint error (warnings allowed)',
@@ -273,14 +264,11 @@ class Validate(base.TextLister):
         sys.stderr.write(summary + '\n')
 
 
-class LintRules(base.Lister):
+class LintRules(base.LocalMixin, base.Lister):
     """List the lint rules: code, name, default severity, whether it can be ignored.
 
     Give a code or a name to --ignore, or in heatplan.yaml's "lint: ignore".
     """
-
-    #: local only: under openstackclient, no credentials asked for or checked
-    auth_required = False
 
     COLUMNS = ('Code', 'Name', 'Severity', 'Ignorable', 'Description')
 
