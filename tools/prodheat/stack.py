@@ -55,9 +55,14 @@ ADMIN_CLOUD = 'prodheat-admin'
 RECORD_TAG = 'heatplan-record'
 #: heatplan's own stacks (format-1 records, the history stack, the lock).
 HIDDEN_TAGS = (RECORD_TAG, 'heatplan-history', 'heatplan-lock')
-APT_PACKAGES = ['mariadb-server', 'rabbitmq-server', 'memcached']
-
 MEMCACHED = '/usr/bin/memcached'
+#: Debian package -> (the program it installs, the service it starts).
+APT_PACKAGES = {
+    'mariadb-server': ('/usr/sbin/mariadbd', 'mariadb'),
+    'rabbitmq-server': ('/usr/lib/rabbitmq/bin/rabbitmq-server', 'rabbitmq-server'),
+    'memcached': (MEMCACHED, 'memcached'),
+}
+MEMCACHE_SERVERS = '%s:%d' % (HOST, PORTS['memcached'])
 
 #: Bounds (seconds).
 START_TIMEOUT = 120
@@ -286,10 +291,7 @@ def http_ok(url):
 
 
 def install(lay):
-    missing = [p for p, exe in (('mariadb-server', '/usr/sbin/mariadbd'),
-                                ('rabbitmq-server', '/usr/lib/rabbitmq/bin/rabbitmq-server'),
-                                ('memcached', MEMCACHED))
-               if not os.path.exists(exe)]
+    missing = [p for p, (exe, _svc) in APT_PACKAGES.items() if not os.path.exists(exe)]
     if missing:
         if os.geteuid() != 0:
             raise Failed('need Debian packages %s (apt-get install -y %s, as root)'
@@ -301,7 +303,7 @@ def install(lay):
             env=env)
         # Debian's packages start their own services: ours run on their own
         # ports and data dirs; stop the distribution's so nothing else runs.
-        for svc in ('mariadb', 'rabbitmq-server', 'memcached'):
+        for _exe, svc in APT_PACKAGES.values():
             try:
                 subprocess.run(['service', svc, 'stop'], capture_output=True, timeout=120,
                                stdin=subprocess.DEVNULL)
@@ -410,10 +412,6 @@ def rabbitmq(lay):
 # -- memcached ------------------------------------------------------------------
 
 
-def memcache_servers():
-    return '%s:%d' % (HOST, PORTS['memcached'])
-
-
 def memcached(lay):
     """The cache Keystone and Heat's token validation share, as in production.
 
@@ -457,7 +455,7 @@ def keystone(lay, sec):
         '[cache]',
         'enabled = true',
         'backend = oslo_cache.memcache_pool',
-        'memcache_servers = %s' % memcache_servers(),
+        'memcache_servers = %s' % MEMCACHE_SERVERS,
         # bcrypt's default (12 rounds) costs ~0.25 s of CPU per password
         # authentication, and every client session, Heat's service user and
         # its trustee authenticate: on 2 shared cores that dominated the suite.
@@ -545,7 +543,7 @@ def heat_conf(lay, sec):
         'user_domain_name = Default',
         'project_domain_name = Default',
         # One token cache for all of heat-api's workers (per worker without it).
-        'memcached_servers = %s' % memcache_servers(),
+        'memcached_servers = %s' % MEMCACHE_SERVERS,
         '',
         '[trustee]',
         'auth_type = password',
